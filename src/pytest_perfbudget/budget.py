@@ -1,0 +1,271 @@
+"""Budgets: the limits and options of one test, validated once from marker or config."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+from .measure import Measurement, Rounds
+from .units import (
+    UnitError,
+    format_duration,
+    format_rate,
+    format_size,
+    parse_duration,
+    parse_percentage,
+    parse_rate,
+    parse_size,
+)
+
+__all__ = [
+    "DEFAULT_REGRESSION",
+    "LIMIT_KEYWORDS",
+    "OPTION_KEYWORDS",
+    "Budget",
+    "BudgetError",
+    "Defaults",
+    "Judgement",
+    "Limit",
+    "PerfBudgetWarning",
+    "build_budget",
+    "family_of",
+    "format_metric",
+    "judge",
+    "parse_regression",
+]
+
+Level = Literal["error", "warn"]
+
+#: Limit keyword -> (metric it limits, parser of its value).
+LIMIT_KEYWORDS: dict[str, tuple[str, Callable[[object], float]]] = {
+    "latency": ("p50", parse_duration),
+    "p50": ("p50", parse_duration),
+    "p90": ("p90", parse_duration),
+    "p95": ("p95", parse_duration),
+    "p99": ("p99", parse_duration),
+    "mean": ("mean", parse_duration),
+    "max": ("max", parse_duration),
+    "cpu": ("cpu", parse_duration),
+    "memory": ("memory", parse_size),
+    "throughput": ("throughput", parse_rate),
+}
+OPTION_KEYWORDS = ("regression", "rounds", "warmup", "max_time", "ops", "level")
+FAMILIES = ("latency", "memory", "throughput")
+DEFAULT_REGRESSION: Mapping[str, float] = {
+    "latency": 0.20,
+    "memory": 0.50,
+    "throughput": 0.15,
+}
+
+
+class BudgetError(ValueError):
+    """An invalid budget keyword or value; the message names both."""
+
+
+class PerfBudgetWarning(UserWarning):
+    """A broken budget that is only reported: ``level="warn"`` or ``--perf-warn-only``."""
+
+
+def family_of(metric: str) -> str:
+    """The regression family of a metric: ``latency``, ``memory`` or ``throughput``."""
+    return metric if metric in ("memory", "throughput") else "latency"
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A metric's value in its natural unit."""
+    if metric == "memory":
+        return format_size(value)
+    if metric == "throughput":
+        return format_rate(value)
+    return format_duration(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """One bound on one metric: a maximum, or a minimum for throughput."""
+
+    metric: str
+    bound: float
+
+    @property
+    def is_minimum(self) -> bool:
+        return self.metric == "throughput"
+
+    def is_broken_by(self, value: float) -> bool:
+        return value < self.bound if self.is_minimum else value > self.bound
+
+    def describe_breach(self, value: float) -> str:
+        """``p95 61.8ms > 50ms``."""
+        sign = "<" if self.is_minimum else ">"
+        measured = format_metric(self.metric, value)
+        return f"{self.metric} {measured} {sign} {format_metric(self.metric, self.bound)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Defaults:
+    """Option values that apply where a budget does not set its own."""
+
+    warmup: int = 1
+    max_time: float = 1.0
+    regression: Mapping[str, float] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_REGRESSION)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """What one test must meet and how it is measured."""
+
+    limits: tuple[Limit, ...] = ()
+    regression: Mapping[str, float] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_REGRESSION)
+    )
+    rounds: Rounds = "auto"
+    warmup: int = 1
+    max_time: float = 1.0
+    ops: float = 1.0
+    level: Level = "error"
+
+    def broken_limits(self, metrics: Mapping[str, float]) -> tuple[Limit, ...]:
+        """The limits that ``metrics`` break."""
+        return tuple(
+            limit
+            for limit in self.limits
+            if limit.metric in metrics and limit.is_broken_by(metrics[limit.metric])
+        )
+
+
+def _invalid(keyword: str, value: object, reason: str) -> BudgetError:
+    return BudgetError(f"invalid {keyword}={value!r}: {reason}")
+
+
+def parse_regression(value: object) -> dict[str, float]:
+    """Thresholds per family from one percentage or a ``{family: percentage}`` dict.
+
+    Families missing from a dict are left out, for the caller to fill from its defaults.
+    """
+    if isinstance(value, Mapping):
+        thresholds: dict[str, float] = {}
+        for family, threshold in value.items():
+            if family not in FAMILIES:
+                raise UnitError(f"unknown metric family {family!r} (use {', '.join(FAMILIES)})")
+            thresholds[family] = parse_percentage(threshold)
+        return thresholds
+    threshold = parse_percentage(value)
+    return dict.fromkeys(FAMILIES, threshold)
+
+
+def _count(value: object, *, allow_zero: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnitError("expected a whole number")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise UnitError("expected a positive whole number" + (" or 0" if allow_zero else ""))
+    return value
+
+
+def _rounds(value: object) -> Rounds:
+    if value == "auto":
+        return "auto"
+    if isinstance(value, str):
+        raise UnitError('expected a positive whole number or "auto"')
+    return _count(value, allow_zero=False)
+
+
+def _level(value: object) -> Level:
+    if value == "error":
+        return "error"
+    if value == "warn":
+        return "warn"
+    raise UnitError('expected "error" or "warn"')
+
+
+def _ops(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnitError("expected a positive number of operations per call")
+    return parse_rate(value)
+
+
+def build_budget(keywords: Mapping[str, object], defaults: Defaults) -> Budget:
+    """Validate budget keywords (from a marker or a config entry) into a :class:`Budget`.
+
+    Raises :class:`BudgetError` naming the first bad keyword and its value.
+    """
+    limits: dict[str, Limit] = {}
+    regression = dict(defaults.regression)
+    rounds: Rounds = "auto"
+    warmup = defaults.warmup
+    max_time = defaults.max_time
+    ops = 1.0
+    level: Level = "error"
+    for keyword, value in keywords.items():
+        try:
+            if keyword in LIMIT_KEYWORDS:
+                metric, parse = LIMIT_KEYWORDS[keyword]
+                if metric in limits:
+                    raise UnitError(f"{metric} is limited twice (latency is the same as p50)")
+                limits[metric] = Limit(metric, parse(value))
+            elif keyword == "regression":
+                regression.update(parse_regression(value))
+            elif keyword == "rounds":
+                rounds = _rounds(value)
+            elif keyword == "warmup":
+                warmup = _count(value, allow_zero=True)
+            elif keyword == "max_time":
+                max_time = parse_duration(value)
+            elif keyword == "ops":
+                ops = _ops(value)
+            elif keyword == "level":
+                level = _level(value)
+            else:
+                known = ", ".join([*LIMIT_KEYWORDS, *OPTION_KEYWORDS])
+                raise BudgetError(f"unknown keyword {keyword}={value!r} (known: {known})")
+        except UnitError as error:
+            raise _invalid(keyword, value, str(error)) from None
+    if rounds == 1 and "warmup" not in keywords:
+        warmup = 0  # one call only, for tests with side effects
+    return Budget(
+        limits=tuple(limits.values()),
+        regression=regression,
+        rounds=rounds,
+        warmup=warmup,
+        max_time=max_time,
+        ops=ops,
+        level=level,
+    )
+
+
+Verdict = Literal["pass", "warn", "fail"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """A measured test held against its budget."""
+
+    nodeid: str
+    budget: Budget
+    measurement: Measurement
+    metrics: Mapping[str, float]
+    broken: tuple[Limit, ...]
+    verdict: Verdict
+
+    @property
+    def findings(self) -> list[str]:
+        """``perf budget exceeded: p95 61.8ms > 50ms (30 rounds)``, one per broken limit."""
+        rounds = self.measurement.rounds
+        counted = f"{rounds} {'round' if rounds == 1 else 'rounds'}"
+        breaches = (limit.describe_breach(self.metrics[limit.metric]) for limit in self.broken)
+        return [f"perf budget exceeded: {breach} ({counted})" for breach in breaches]
+
+
+def judge(nodeid: str, budget: Budget, measurement: Measurement, *, warn_only: bool) -> Judgement:
+    """Compare a test's measurement with its limits.
+
+    Broken limits fail the test, or only warn under ``level="warn"`` or ``warn_only``.
+    """
+    metrics = measurement.metrics()
+    broken = budget.broken_limits(metrics)
+    verdict: Verdict = "pass"
+    if broken:
+        verdict = "warn" if warn_only or budget.level == "warn" else "fail"
+    return Judgement(nodeid, budget, measurement, metrics, broken, verdict)

@@ -1,0 +1,286 @@
+"""Measuring calls: rounds and calibration, wall and CPU time, peak memory growth."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import gc
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from time import perf_counter_ns, process_time_ns
+from typing import Literal, ParamSpec, Protocol, TypeVar
+
+from .stats import median, percentile
+
+__all__ = [
+    "MAX_ROUNDS",
+    "MEMORY_ROUNDS",
+    "MIN_ROUNDS",
+    "Clock",
+    "Measurement",
+    "MemoryProbe",
+    "PerfMeter",
+    "Rounds",
+    "Sampler",
+    "default_memory_probe",
+]
+
+#: ``rounds="auto"`` measures at least this many calls, whatever ``max_time`` says...
+MIN_ROUNDS = 10
+#: ...and at most this many, however fast the call.
+MAX_ROUNDS = 10_000
+#: Peak memory is read on this many of a test's measured calls (the first ones).
+MEMORY_ROUNDS = 3
+
+T = TypeVar("T")
+P = ParamSpec("P")
+Rounds = int | Literal["auto"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Clock:
+    """The time sources, bound at import so tests that patch ``time`` cannot disturb them."""
+
+    wall_ns: Callable[[], int] = perf_counter_ns
+    cpu_ns: Callable[[], int] = process_time_ns
+
+
+class MemoryProbe(Protocol):
+    """Measures the peak memory growth of the code run between ``start`` and ``stop``."""
+
+    method: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> int:
+        """Peak resident memory during the call minus resident memory at its start, bytes."""
+        ...
+
+
+def _status_kib(status: str, field: str) -> int:
+    for line in status.splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+    return trim
+
+
+class LinuxPeakProbe:
+    """Exact peak growth from the kernel's high-water mark, with no cost during the call.
+
+    ``start`` collects garbage, returns freed heap to the OS (glibc ``malloc_trim``),
+    resets the high-water mark by writing ``5`` to ``/proc/self/clear_refs`` and notes the
+    resident size; ``stop`` reads ``VmHWM``.
+    """
+
+    method = "linux-vmhwm"
+
+    def __init__(self, proc: Path = Path("/proc/self")) -> None:
+        self._clear_refs = proc / "clear_refs"
+        self._status = proc / "status"
+        self._malloc_trim = _load_malloc_trim()
+        self._start_kib = 0
+
+    def start(self) -> None:
+        gc.collect()
+        if self._malloc_trim is not None:
+            self._malloc_trim(0)
+        self._clear_refs.write_text("5")
+        self._start_kib = _status_kib(self._status.read_text(), "VmRSS:")
+
+    def stop(self) -> int:
+        peak_kib = _status_kib(self._status.read_text(), "VmHWM:")
+        return max(0, peak_kib - self._start_kib) * 1024
+
+
+class SamplingProbe:
+    """Polls the resident size from a thread: the last resort where no peak is kept."""
+
+    method = "psutil-sampling"
+
+    def __init__(self, interval: float = 0.001) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_rss = 0
+        self._peak_rss = 0
+
+    def _poll(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self._peak_rss = max(self._peak_rss, self._process.memory_info().rss)
+
+    def start(self) -> None:
+        gc.collect()
+        self._start_rss = self._peak_rss = self._process.memory_info().rss
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._poll, name="perfbudget-rss", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._peak_rss = max(self._peak_rss, self._process.memory_info().rss)
+        return max(0, self._peak_rss - self._start_rss)
+
+
+def default_memory_probe() -> MemoryProbe:
+    """The most exact probe this platform allows."""
+    if sys.platform.startswith("linux"):
+        probe = LinuxPeakProbe()
+        try:
+            probe.start()
+            probe.stop()
+        except OSError:
+            pass
+        else:
+            return probe
+    return SamplingProbe()
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """The samples of one test: seconds and bytes per measured call."""
+
+    wall: tuple[float, ...]
+    cpu: tuple[float, ...]
+    memory: tuple[float, ...]
+    ops: float = 1.0
+    memory_method: str | None = None
+
+    @property
+    def rounds(self) -> int:
+        return len(self.wall)
+
+    def metrics(self) -> dict[str, float]:
+        """Metric name -> value in base units (seconds, bytes, operations per second)."""
+        wall = sorted(self.wall)
+        p50 = percentile(wall, 50)
+        metrics = {
+            "p50": p50,
+            "p90": percentile(wall, 90),
+            "p95": percentile(wall, 95),
+            "p99": percentile(wall, 99),
+            "mean": sum(wall) / len(wall),
+            "max": wall[-1],
+            "min": wall[0],
+            "cpu": median(self.cpu),
+        }
+        if self.memory:
+            metrics["memory"] = max(self.memory)
+        if p50 > 0:
+            metrics["throughput"] = self.ops / p50
+        return metrics
+
+
+class Sampler:
+    """Measures calls and collects their samples for one test."""
+
+    def __init__(self, clock: Clock, memory_probe: MemoryProbe | None) -> None:
+        self._clock = clock
+        self._memory_probe = memory_probe
+        self._wall_ns: list[int] = []
+        self._cpu_ns: list[int] = []
+        self._memory: list[int] = []
+
+    @contextmanager
+    def sample(self) -> Iterator[None]:
+        """Measure the block once; memory is read on the first :data:`MEMORY_ROUNDS`."""
+        probe = self._memory_probe if len(self._memory) < MEMORY_ROUNDS else None
+        if probe is not None:
+            probe.start()
+        wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
+        cpu_start = cpu_ns()
+        wall_start = wall_ns()
+        try:
+            yield
+        finally:
+            wall_end = wall_ns()
+            cpu_end = cpu_ns()
+            growth = probe.stop() if probe is not None else None
+        if growth is not None:
+            self._memory.append(growth)
+        self._wall_ns.append(wall_end - wall_start)
+        self._cpu_ns.append(cpu_end - cpu_start)
+
+    def run(self, call: Callable[[], T], *, rounds: Rounds, warmup: int, max_time: float) -> T:
+        """Call ``warmup`` times unmeasured, then measure ``rounds`` calls; the last result.
+
+        ``rounds="auto"`` measures until ``max_time`` has passed, within
+        :data:`MIN_ROUNDS` and :data:`MAX_ROUNDS` calls.
+        """
+        for _ in range(warmup):
+            call()
+        wanted = MAX_ROUNDS if rounds == "auto" else rounds
+        minimum = MIN_ROUNDS if rounds == "auto" else rounds
+        deadline = self._clock.wall_ns() + int(max_time * 1e9)
+        count = 0
+        while True:
+            with self.sample():
+                result = call()
+            count += 1
+            if count >= wanted or (count >= minimum and self._clock.wall_ns() >= deadline):
+                return result
+
+    def measurement(self, ops: float) -> Measurement | None:
+        """Everything sampled so far, or None when nothing was."""
+        if not self._wall_ns:
+            return None
+        return Measurement(
+            wall=tuple(ns / 1e9 for ns in self._wall_ns),
+            cpu=tuple(ns / 1e9 for ns in self._cpu_ns),
+            memory=tuple(float(size) for size in self._memory),
+            ops=ops,
+            memory_method=self._memory_probe.method if self._memory_probe else None,
+        )
+
+
+class PerfMeter:
+    """The ``perf`` fixture: measures just the code a test hands it.
+
+    Without a sampler (``--perf-disable``) it only runs that code, once.
+    """
+
+    def __init__(
+        self, sampler: Sampler | None, *, rounds: Rounds, warmup: int, max_time: float
+    ) -> None:
+        self._sampler = sampler
+        self._rounds: Rounds = rounds
+        self._warmup = warmup
+        self._max_time = max_time
+
+    def __call__(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Measure ``func(*args, **kwargs)`` over the rounds; return its last result."""
+        if self._sampler is None:
+            return func(*args, **kwargs)
+        return self._sampler.run(
+            lambda: func(*args, **kwargs),
+            rounds=self._rounds,
+            warmup=self._warmup,
+            max_time=self._max_time,
+        )
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        """Measure the ``with`` block, once."""
+        if self._sampler is None:
+            yield
+            return
+        with self._sampler.sample():
+            yield

@@ -1,0 +1,221 @@
+"""Run-wide settings from flags, ``[tool.perfbudget]`` and ``perf_*`` ini options.
+
+Precedence: command-line flag > pyproject.toml > ini option > built-in default (a marker
+keyword beats all of them, in :mod:`budget`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from .budget import (
+    DEFAULT_REGRESSION,
+    Budget,
+    BudgetError,
+    Defaults,
+    build_budget,
+    parse_regression,
+)
+from .units import UnitError, parse_duration
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "IniOption", "Settings", "load_settings", "read_pyproject"]
+
+DEFAULT_HISTORY = ".perf/history.json"
+DEFAULT_KEEP = 50
+TABLE = "[tool.perfbudget]"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the file, the key and the value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IniOption:
+    """A ``perf_*`` ini option as pytest read it: its raw string and the file it came from."""
+
+    value: str
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetEntry:
+    """A ``[[tool.perfbudget.budget]]`` entry: a node id glob and the budget it gives."""
+
+    match: str
+    budget: Budget
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything configured for a run."""
+
+    defaults: Defaults = dataclasses.field(default_factory=Defaults)
+    history: Path = Path(DEFAULT_HISTORY)
+    keep: int = DEFAULT_KEEP
+    entries: tuple[BudgetEntry, ...] = ()
+
+    def budget_for(
+        self, nodeid: str, marker_keywords: Mapping[str, object] | None
+    ) -> Budget | None:
+        """The budget of a test: its marker's, else the last matching entry's, else None.
+
+        Raises :class:`BudgetError` when the marker's keywords are invalid.
+        """
+        if marker_keywords is not None:
+            return build_budget(marker_keywords, self.defaults)
+        for entry in reversed(self.entries):
+            if fnmatch.fnmatchcase(nodeid, entry.match):
+                return entry.budget
+        return None
+
+
+def read_pyproject(path: Path) -> Mapping[str, object]:
+    """The ``[tool.perfbudget]`` table of a pyproject.toml, empty when it has none."""
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it as TOML: {error}") from None
+    table = document.get("tool", {}).get("perfbudget", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {TABLE} must be a table, got {table!r}")
+    return table
+
+
+def _whole_number(value: object, *, minimum: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UnitError(f"expected a whole number of at least {minimum}")
+    return value
+
+
+def _warmup(value: object) -> int:
+    return _whole_number(value, minimum=0)
+
+
+def _keep(value: object) -> int:
+    return _whole_number(value, minimum=1)
+
+
+def _path(value: object) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise UnitError("expected a file path")
+    return Path(value)
+
+
+KEYS = ("history", "warmup", "max_time", "regression", "keep")
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layer:
+    """The settings one source gives; None where it is silent."""
+
+    history: Path | None = None
+    warmup: int | None = None
+    max_time: float | None = None
+    regression: dict[str, float] | None = None
+    keep: int | None = None
+
+
+def _layer(raw: Mapping[str, object], describe: Callable[[str], str]) -> _Layer:
+    """Parse one source's raw values; ``describe(key)`` says where a key came from."""
+
+    def get(key: str, parse: Callable[[object], T]) -> T | None:
+        if key not in raw:
+            return None
+        try:
+            return parse(raw[key])
+        except UnitError as error:
+            raise ConfigError(f"{describe(key)} = {raw[key]!r} is invalid: {error}") from None
+
+    return _Layer(
+        history=get("history", _path),
+        warmup=get("warmup", _warmup),
+        max_time=get("max_time", parse_duration),
+        regression=get("regression", parse_regression),
+        keep=get("keep", _keep),
+    )
+
+
+def _entries(pyproject: Path, raw: object, defaults: Defaults) -> tuple[BudgetEntry, ...]:
+    where = f"{pyproject}: [[tool.perfbudget.budget]]"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where} must be an array of tables, got {raw!r}")
+    entries = []
+    for number, table in enumerate(raw, start=1):
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} entry {number} must be a table, got {table!r}")
+        keywords = dict(table)
+        match = keywords.pop("match", None)
+        if not isinstance(match, str) or not match:
+            raise ConfigError(
+                f"{where} entry {number}: match = {match!r} is invalid: expected a node id glob"
+            )
+        try:
+            budget = build_budget(keywords, defaults)
+        except BudgetError as error:
+            raise ConfigError(f"{where} entry {number} (match = {match!r}): {error}") from None
+        entries.append(BudgetEntry(match, budget))
+    return tuple(entries)
+
+
+def _first(*values: T | None, default: T) -> T:
+    return next((value for value in values if value is not None), default)
+
+
+def load_settings(
+    *,
+    rootdir: Path,
+    pyproject: Path | None,
+    ini: Mapping[str, IniOption],
+    flags: Mapping[str, str],
+) -> Settings:
+    """Merge every source into :class:`Settings`; raises :class:`ConfigError`.
+
+    ``ini`` holds the ``perf_*`` ini options that were set and ``flags`` the ``--perf-*``
+    values that were given, both by setting name (``max_time``). Relative paths are taken
+    from ``rootdir``.
+    """
+    table = dict(read_pyproject(pyproject)) if pyproject is not None else {}
+    raw_entries = table.pop("budget", [])
+    for key, value in table.items():
+        if key not in KEYS:
+            known = ", ".join([*KEYS, "budget"])
+            raise ConfigError(
+                f"{pyproject}: {TABLE} has unknown key {key} = {value!r} (known: {known})"
+            )
+    from_ini = _layer(
+        {key: option.value for key, option in ini.items()},
+        lambda key: f"{ini[key].source}: perf_{key}",
+    )
+    from_pyproject = _layer(table, lambda key: f"{pyproject}: {TABLE} {key}")
+    from_flags = _layer(flags, lambda key: f"--perf-{key.replace('_', '-')}")
+    layers = (from_flags, from_pyproject, from_ini)
+
+    regression = dict(DEFAULT_REGRESSION)
+    for layer in reversed(layers):
+        regression.update(layer.regression or {})
+    defaults = Defaults(
+        warmup=_first(*(layer.warmup for layer in layers), default=Defaults.warmup),
+        max_time=_first(*(layer.max_time for layer in layers), default=Defaults.max_time),
+        regression=regression,
+    )
+    history = _first(*(layer.history for layer in layers), default=Path(DEFAULT_HISTORY))
+    return Settings(
+        defaults=defaults,
+        history=rootdir / history,
+        keep=_first(*(layer.keep for layer in layers), default=DEFAULT_KEEP),
+        entries=_entries(pyproject, raw_entries, defaults) if pyproject is not None else (),
+    )
