@@ -1,0 +1,205 @@
+"""Rounds, calibration, timing with an injected clock, and peak memory probes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_perfbudget.measure import (
+    MAX_ROUNDS,
+    MEMORY_ROUNDS,
+    MIN_ROUNDS,
+    Clock,
+    LinuxPeakProbe,
+    Measurement,
+    PerfMeter,
+    Sampler,
+    SamplingProbe,
+    default_memory_probe,
+)
+
+MiB = 1024**2
+
+
+class FakeClock:
+    """A clock that advances only when the measured code says so."""
+
+    def __init__(self) -> None:
+        self.wall = 0
+        self.cpu = 0
+
+    def spend(self, wall_ns: int, cpu_ns: int | None = None) -> None:
+        self.wall += wall_ns
+        self.cpu += wall_ns if cpu_ns is None else cpu_ns
+
+    def as_clock(self) -> Clock:
+        return Clock(wall_ns=lambda: self.wall, cpu_ns=lambda: self.cpu)
+
+
+class FakeProbe:
+    method = "fake"
+
+    def __init__(self, growth: Iterator[int]) -> None:
+        self.growth = growth
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def stop(self) -> int:
+        return next(self.growth)
+
+
+def test_fixed_rounds_time_each_call_after_warmup() -> None:
+    clock = FakeClock()
+    durations = iter([999_000, 1_000_000, 2_000_000, 3_000_000])
+    sampler = Sampler(clock.as_clock(), None)
+    result = sampler.run(
+        lambda: clock.spend(next(durations), 500_000) or "done", rounds=3, warmup=1, max_time=1
+    )
+    assert result == "done"
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.wall == (0.001, 0.002, 0.003)
+    assert measurement.cpu == (0.0005, 0.0005, 0.0005)
+    assert measurement.memory == ()
+
+
+def test_auto_rounds_stop_when_max_time_is_spent() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.run(lambda: clock.spend(10_000_000), rounds="auto", warmup=0, max_time=0.5)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.rounds == 50
+
+
+def test_auto_rounds_measure_a_usable_sample_of_slow_calls() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.run(lambda: clock.spend(2_000_000_000), rounds="auto", warmup=0, max_time=1)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.rounds == MIN_ROUNDS
+
+
+def test_auto_rounds_are_capped_for_fast_calls() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.run(lambda: clock.spend(1), rounds="auto", warmup=0, max_time=10)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.rounds == MAX_ROUNDS
+
+
+def test_memory_is_read_on_the_first_rounds_only() -> None:
+    probe = FakeProbe(iter([100, 300, 200]))
+    sampler = Sampler(FakeClock().as_clock(), probe)
+    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert probe.starts == MEMORY_ROUNDS
+    assert measurement.memory == (100, 300, 200)
+    assert measurement.metrics()["memory"] == 300
+    assert measurement.memory_method == "fake"
+
+
+def test_a_failing_call_is_not_sampled() -> None:
+    sampler = Sampler(FakeClock().as_clock(), FakeProbe(iter([1])))
+
+    def broken() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        sampler.run(broken, rounds=3, warmup=0, max_time=1)
+    assert sampler.measurement(ops=1) is None
+
+
+def test_metrics_in_base_units() -> None:
+    wall = tuple(float(n) / 1000 for n in range(1, 101))
+    metrics = Measurement(wall=wall, cpu=wall, memory=(5.0, 7.0), ops=10).metrics()
+    assert metrics["p50"] == pytest.approx(0.0505)
+    assert metrics["p90"] == pytest.approx(0.0901)
+    assert metrics["p95"] == pytest.approx(0.09505)
+    assert metrics["p99"] == pytest.approx(0.09901)
+    assert metrics["mean"] == pytest.approx(0.0505)
+    assert metrics["max"] == pytest.approx(0.1)
+    assert metrics["cpu"] == pytest.approx(0.0505)
+    assert metrics["memory"] == 7.0
+    assert metrics["throughput"] == pytest.approx(10 / 0.0505)
+
+
+def test_perf_meter_call_and_block() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    meter = PerfMeter(sampler, rounds=4, warmup=2, max_time=1)
+    calls: list[int] = []
+    assert meter(lambda n: calls.append(n) or n * 2, 21) == 42
+    assert calls == [21] * 6
+    with meter.measure():
+        clock.spend(5_000)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.rounds == 5
+
+
+def test_disabled_perf_meter_just_calls() -> None:
+    meter = PerfMeter(None, rounds=1, warmup=0, max_time=0)
+    calls: list[int] = []
+    assert meter(calls.append, 1) is None
+    with meter.measure():
+        calls.append(2)
+    assert calls == [1, 2]
+
+
+def test_linux_probe_reads_high_water_mark_over_start(tmp_path: Path) -> None:
+    (tmp_path / "clear_refs").write_text("")
+    (tmp_path / "status").write_text("Name:\tpython\nVmHWM:\t  1000 kB\nVmRSS:\t   800 kB\n")
+    probe = LinuxPeakProbe(tmp_path)
+    probe.start()
+    assert (tmp_path / "clear_refs").read_text() == "5"
+    (tmp_path / "status").write_text("VmHWM:\t  5800 kB\nVmRSS:\t   900 kB\n")
+    assert probe.stop() == 5000 * 1024
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
+
+
+def allocate_and_touch(size: int) -> bytearray:
+    return bytearray(b"x") * size
+
+
+@linux_only
+def test_linux_probe_measures_real_allocation() -> None:
+    probe = default_memory_probe()
+    assert probe.method == "linux-vmhwm"
+    probe.start()
+    held = allocate_and_touch(64 * MiB)
+    growth = probe.stop()
+    del held
+    assert 60 * MiB < growth < 70 * MiB
+
+
+@linux_only
+def test_linux_probe_is_not_hidden_by_an_earlier_larger_peak() -> None:
+    freed = allocate_and_touch(128 * MiB)
+    del freed
+    probe = LinuxPeakProbe()
+    probe.start()
+    held = allocate_and_touch(32 * MiB)
+    growth = probe.stop()
+    del held
+    assert 28 * MiB < growth < 40 * MiB
+
+
+def test_sampling_probe_sees_memory_freed_before_the_end() -> None:
+    probe = SamplingProbe(interval=0.001)
+    probe.start()
+    held = allocate_and_touch(64 * MiB)
+    time.sleep(0.3)
+    del held
+    assert probe.stop() > 48 * MiB
