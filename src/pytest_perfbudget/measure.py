@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
 import gc
 import sys
@@ -69,9 +68,8 @@ def _status_kib(status: str, field: str) -> int:
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the C library the interpreter is linked against
         trim: Callable[[int], int] = libc.malloc_trim
     except (OSError, AttributeError, TypeError):
         return None

@@ -9,17 +9,26 @@ from typing import Any
 
 import pytest
 
-from .budget import Budget, BudgetError, Judgement, PerfBudgetWarning, judge
+from .budget import Budget, BudgetError, PerfBudgetWarning, judge
 from .measure import Clock, MemoryProbe, PerfMeter, Sampler, default_memory_probe
-from .report import json_report, summary_rows, table_lines, write_json_atomic
+from .report import (
+    Record,
+    json_report,
+    result_record,
+    summary_rows,
+    table_lines,
+    write_json_atomic,
+)
 from .settings import ConfigError, IniOption, Settings, load_settings
 
 MARKER = "perf_budget"
 INI_KEYS = ("history", "warmup", "max_time", "regression", "keep")
 CLOCK = Clock()
+WORKER_PAYLOAD = "perfbudget_results"
 
 settings_key = pytest.StashKey[Settings]()
-judgements_key = pytest.StashKey[list[Judgement]]()
+records_key = pytest.StashKey[list[Record]]()
+missing_payloads_key = pytest.StashKey[list[str]]()
 memory_probe_key = pytest.StashKey[MemoryProbe]()
 report_path_key = pytest.StashKey[Path]()
 report_error_key = pytest.StashKey[str]()
@@ -98,7 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
     report_path = _report_path(config)
     if report_path is not None:
         config.stash[report_path_key] = report_path
-    config.stash[judgements_key] = []
+    config.stash[records_key] = []
+    config.stash[missing_payloads_key] = []
 
 
 def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
@@ -199,7 +209,7 @@ def pytest_runtest_makereport(
         return report
     warn_only = bool(item.config.getoption("perf_warn_only"))
     judgement = judge(item.nodeid, budget, measurement, warn_only=warn_only)
-    item.config.stash[judgements_key].append(judgement)
+    item.config.stash[records_key].append(result_record(judgement))
     if judgement.verdict == "fail":
         report.outcome = "failed"
         report.longrepr = "\n".join(judgement.findings)
@@ -209,14 +219,39 @@ def pytest_runtest_makereport(
     return report
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: take a finished worker's results."""
+    config: pytest.Config = node.config
+    payload = node.workeroutput.get(WORKER_PAYLOAD)
+    if isinstance(payload, list):
+        config.stash[records_key].extend(payload)
+    elif error is None:
+        worker = node.workeroutput.get("workerid", "?")
+        config.stash[missing_payloads_key].append(
+            f"pytest-perfbudget: xdist worker {worker} finished without sending its results"
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    records = config.stash.get(records_key, None)
+    if records is None:
+        return
+    if _is_xdist_worker(config):
+        config.workeroutput[WORKER_PAYLOAD] = records  # type: ignore[attr-defined]
+        return
+    if config.stash[missing_payloads_key] and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     path = config.stash.get(report_path_key, None)
     if path is None:
         return
-    judgements: list[Judgement] = config.stash[judgements_key]
     try:
-        write_json_atomic(path, json_report(judgements))
+        write_json_atomic(path, json_report(records))
     except OSError as error:
         config.stash[report_error_key] = f"--perf-report: cannot write {path}: {error}"
 
@@ -224,13 +259,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    judgements: list[Judgement] = config.stash.get(judgements_key, [])
+    records = config.stash.get(records_key, [])
     if terminalreporter.verbosity < 0:
-        judgements = [judgement for judgement in judgements if judgement.verdict != "pass"]
-    if judgements:
+        records = [record for record in records if record["verdict"] != "pass"]
+    if records:
         terminalreporter.section("performance budgets")
-        for line in table_lines(summary_rows(judgements)):
+        for line in table_lines(summary_rows(records)):
             terminalreporter.write_line(line)
-    error = config.stash.get(report_error_key, None)
-    if error is not None:
-        terminalreporter.write_line(error, red=True)
+    problems = config.stash.get(missing_payloads_key, [])
+    if report_error_key in config.stash:
+        problems = [*problems, config.stash[report_error_key]]
+    for problem in problems:
+        terminalreporter.write_line(problem, red=True)

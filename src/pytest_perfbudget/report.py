@@ -7,10 +7,19 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .budget import Judgement, format_metric
 
-__all__ = ["REPORT_VERSION", "json_report", "summary_rows", "table_lines", "write_json_atomic"]
+__all__ = [
+    "REPORT_VERSION",
+    "Record",
+    "json_report",
+    "result_record",
+    "summary_rows",
+    "table_lines",
+    "write_json_atomic",
+]
 
 REPORT_VERSION = 1
 #: Metrics shown for a test that has no limits.
@@ -19,22 +28,41 @@ HEADER = ("test", "metric", "measured", "limit", "verdict")
 UNITS = {"time": "s", "memory": "B", "throughput": "1/s"}
 
 
-def summary_rows(judgements: Iterable[Judgement]) -> list[tuple[str, ...]]:
+Record = dict[str, Any]
+
+
+def result_record(judgement: Judgement) -> Record:
+    """A judged test as JSON-ready builtins: what the report holds and xdist workers send."""
+    return {
+        "nodeid": judgement.nodeid,
+        "verdict": judgement.verdict,
+        "level": judgement.budget.level,
+        "rounds": judgement.measurement.rounds,
+        "metrics": dict(judgement.metrics),
+        "limits": {
+            limit.metric: {"min" if limit.is_minimum else "max": limit.bound}
+            for limit in judgement.budget.limits
+        },
+        "broken": [limit.metric for limit in judgement.broken],
+        "memory_method": judgement.measurement.memory_method,
+        "messages": judgement.findings,
+    }
+
+
+def summary_rows(records: Iterable[Record]) -> list[tuple[str, ...]]:
     """One row per limited metric of each test (p50 and memory for tests without limits)."""
     rows: list[tuple[str, ...]] = []
-    for judgement in judgements:
-        broken = {limit.metric for limit in judgement.broken}
-        limits = {limit.metric: limit for limit in judgement.budget.limits}
-        metrics = list(limits) or [m for m in UNLIMITED_METRICS if m in judgement.metrics]
-        for metric in metrics:
-            limit = limits.get(metric)
+    for record in records:
+        limits: dict[str, dict[str, float]] = record["limits"]
+        metrics: dict[str, float] = record["metrics"]
+        shown = list(limits) or [metric for metric in UNLIMITED_METRICS if metric in metrics]
+        for metric in shown:
             bound = "-"
-            if limit is not None:
-                sign = ">=" if limit.is_minimum else "<="
-                bound = f"{sign} {format_metric(metric, limit.bound)}"
-            verdict = judgement.verdict if metric in broken else "pass"
-            measured = format_metric(metric, judgement.metrics[metric])
-            rows.append((judgement.nodeid, metric, measured, bound, verdict))
+            for kind, value in limits.get(metric, {}).items():
+                bound = f"{'>=' if kind == 'min' else '<='} {format_metric(metric, value)}"
+            verdict = record["verdict"] if metric in record["broken"] else "pass"
+            measured = format_metric(metric, metrics[metric])
+            rows.append((record["nodeid"], metric, measured, bound, verdict))
     return rows
 
 
@@ -47,27 +75,9 @@ def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
     ]
 
 
-def json_report(judgements: Iterable[Judgement]) -> dict[str, object]:
+def json_report(records: Iterable[Record]) -> dict[str, object]:
     """The ``--perf-report`` document; every number in base units."""
-    tests = []
-    for judgement in judgements:
-        limits: dict[str, dict[str, float]] = {
-            limit.metric: {"min" if limit.is_minimum else "max": limit.bound}
-            for limit in judgement.budget.limits
-        }
-        tests.append(
-            {
-                "nodeid": judgement.nodeid,
-                "verdict": judgement.verdict,
-                "level": judgement.budget.level,
-                "rounds": judgement.measurement.rounds,
-                "metrics": dict(judgement.metrics),
-                "limits": limits,
-                "memory_method": judgement.measurement.memory_method,
-                "messages": judgement.findings,
-            }
-        )
-    return {"version": REPORT_VERSION, "units": UNITS, "tests": tests}
+    return {"version": REPORT_VERSION, "units": UNITS, "tests": list(records)}
 
 
 def write_json_atomic(path: Path, document: object) -> None:
