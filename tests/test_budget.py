@@ -91,13 +91,16 @@ def test_one_round_means_no_warmup_unless_asked() -> None:
         ({"max": math.nan}, "invalid max=nan: expected a finite duration"),
         ({"rounds": 2.5}, "invalid rounds=2.5: expected a whole number"),
         ({"rounds": 0}, "invalid rounds=0: expected a positive whole number"),
-        ({"rounds": "many"}, "invalid rounds='many': expected a positive whole number or \"auto\""),
+        (
+            {"rounds": "many"},
+            "invalid rounds='many': expected a positive whole number or \"auto\"",
+        ),
         ({"rounds": True}, "invalid rounds=True: expected a whole number"),
         ({"warmup": -1}, "invalid warmup=-1: expected a positive whole number or 0"),
         ({"max_time": "0s"}, "invalid max_time='0s': expected a positive duration"),
         ({"ops": "lots"}, "invalid ops='lots': expected a positive number"),
         ({"ops": 0}, "invalid ops=0: expected a positive rate"),
-        ({"level": "fatal"}, "invalid level='fatal': expected \"error\" or \"warn\""),
+        ({"level": "fatal"}, 'invalid level=\'fatal\': expected "error" or "warn"'),
         ({"regression": "lots"}, "invalid regression='lots': cannot read 'lots' as a percentage"),
         ({"regression": {"speed": "5%"}}, "unknown metric family 'speed'"),
         ({"regression": {"latency": 0}}, "expected a positive percentage"),
@@ -111,7 +114,9 @@ def test_bad_keywords_name_keyword_and_value(keywords: dict[str, object], messag
     assert message in str(raised.value)
 
 
-def measurement(wall: Sequence[float], memory: Sequence[float] = (), ops: float = 1.0) -> Measurement:
+def measurement(
+    wall: Sequence[float], memory: Sequence[float] = (), ops: float = 1.0
+) -> Measurement:
     return Measurement(wall=tuple(wall), cpu=tuple(wall), memory=tuple(memory), ops=ops)
 
 

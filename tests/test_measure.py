@@ -58,9 +58,12 @@ def test_fixed_rounds_time_each_call_after_warmup() -> None:
     clock = FakeClock()
     durations = iter([999_000, 1_000_000, 2_000_000, 3_000_000])
     sampler = Sampler(clock.as_clock(), None)
-    result = sampler.run(
-        lambda: clock.spend(next(durations), 500_000) or "done", rounds=3, warmup=1, max_time=1
-    )
+
+    def call() -> str:
+        clock.spend(next(durations), 500_000)
+        return "done"
+
+    result = sampler.run(call, rounds=3, warmup=1, max_time=1)
     assert result == "done"
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
@@ -102,8 +105,8 @@ def test_memory_is_read_on_the_first_rounds_only() -> None:
     sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
-    assert probe.starts == MEMORY_ROUNDS
     assert measurement.memory == (100, 300, 200)
+    assert probe.starts == MEMORY_ROUNDS
     assert measurement.metrics()["memory"] == 300
     assert measurement.memory_method == "fake"
 
@@ -138,7 +141,12 @@ def test_perf_meter_call_and_block() -> None:
     sampler = Sampler(clock.as_clock(), None)
     meter = PerfMeter(sampler, rounds=4, warmup=2, max_time=1)
     calls: list[int] = []
-    assert meter(lambda n: calls.append(n) or n * 2, 21) == 42
+
+    def double(n: int) -> int:
+        calls.append(n)
+        return n * 2
+
+    assert meter(double, 21) == 42
     assert calls == [21] * 6
     with meter.measure():
         clock.spend(5_000)

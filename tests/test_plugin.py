@@ -7,7 +7,6 @@ import json
 import pytest
 
 
-
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(
@@ -100,7 +99,9 @@ def test_cpu_budget_counts_cpu_not_sleep(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*_ test_busy _*", "perf budget exceeded: cpu *ms > 5ms (3 rounds)"])
+    result.stdout.fnmatch_lines(
+        ["*_ test_busy _*", "perf budget exceeded: cpu *ms > 5ms (3 rounds)"]
+    )
 
 
 def test_memory_budget(pytester: pytest.Pytester) -> None:
@@ -248,7 +249,7 @@ def test_perf_fixture_that_measures_nothing_fails(pytester: pytest.Pytester) -> 
 
 def test_warn_level_and_warn_only_report_without_failing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         @pytest.mark.perf_budget(p95="5ms", rounds=2, level="warn")
@@ -271,7 +272,7 @@ def test_warn_level_and_warn_only_report_without_failing(pytester: pytest.Pytest
 
 def test_disable_runs_tests_plainly(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         calls = []
@@ -298,7 +299,7 @@ def test_disable_runs_tests_plainly(pytester: pytest.Pytester) -> None:
 
 def test_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         @pytest.mark.perf_budget(p95="5ms")
@@ -359,7 +360,7 @@ def test_failed_skipped_and_xfailed_tests_are_not_judged(pytester: pytest.Pytest
 
 def test_json_report_in_base_units(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         @pytest.mark.perf_budget(p95="5ms", memory="1GiB", throughput="1/s", rounds=3, ops=2)
@@ -400,7 +401,7 @@ def test_report_path_that_cannot_be_written_is_a_usage_error(
 
 def test_quiet_table_shows_only_failures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         @pytest.mark.perf_budget(p95="5ms", rounds=2)
@@ -434,7 +435,7 @@ def test_budget_entries_from_pyproject(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         def test_strict():
@@ -502,12 +503,10 @@ def test_bad_ini_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.parametrize("plugins", [["-n", "2"], ["-p", "no:xdist"]])
-def test_xdist_results_reach_the_controller(
-    pytester: pytest.Pytester, plugins: list[str]
-) -> None:
+def test_xdist_results_reach_the_controller(pytester: pytest.Pytester, plugins: list[str]) -> None:
     pytest.importorskip("xdist")
     pytester.makepyfile(
-        f"""
+        """
         import time, pytest
 
         @pytest.mark.parametrize("n", range(4))

@@ -131,9 +131,7 @@ level = "warn"
         ("[tool.perfbudget\n", "cannot read it as TOML"),
     ],
 )
-def test_bad_pyproject_names_file_key_and_value(
-    tmp_path: Path, body: str, message: str
-) -> None:
+def test_bad_pyproject_names_file_key_and_value(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load(tmp_path, body)
     assert str(raised.value).startswith(str(tmp_path / "pyproject.toml"))
