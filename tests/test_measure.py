@@ -105,7 +105,7 @@ def test_memory_is_read_on_the_first_rounds_only() -> None:
     sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
-    assert measurement.memory == (100, 300, 200)
+    assert measurement.memory == (100.0, 300.0, 200.0)
     assert probe.starts == MEMORY_ROUNDS
     assert measurement.metrics()["memory"] == 300
     assert measurement.memory_method == "fake"
