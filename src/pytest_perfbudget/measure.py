@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import gc
 import sys
@@ -68,6 +67,8 @@ def _status_kib(status: str, field: str) -> int:
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None)  # the C library the interpreter is linked against
         trim: Callable[[int], int] = libc.malloc_trim

@@ -29,7 +29,6 @@ WORKER_PAYLOAD = "perfbudget_results"
 settings_key = pytest.StashKey[Settings]()
 records_key = pytest.StashKey[list[Record]]()
 missing_payloads_key = pytest.StashKey[list[str]]()
-memory_probe_key = pytest.StashKey[MemoryProbe]()
 report_path_key = pytest.StashKey[Path]()
 report_error_key = pytest.StashKey[str]()
 budget_key = pytest.StashKey[Budget]()
@@ -130,6 +129,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.getoption("perf_disable"):
         return
     settings = config.stash[settings_key]
+    budgeted = False
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
@@ -137,21 +137,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             budget = _budget_of(item, settings)
         except BudgetError as error:
             item.stash[budget_error_key] = f"{item.nodeid}: {MARKER} {error}"
+            budgeted = True
             continue
         if budget is not None:
             item.stash[budget_key] = budget
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    error = item.stash.get(budget_error_key, None)
-    if error is not None:
-        pytest.fail(error, pytrace=False)
-    if budget_key in item.stash:
-        config = item.config
-        if memory_probe_key not in config.stash:
-            config.stash[memory_probe_key] = default_memory_probe()
-        item.stash[sampler_key] = Sampler(CLOCK, config.stash[memory_probe_key])
+            budgeted = True
+    if budgeted and not config.pluginmanager.has_plugin(BudgetedTestHooks.name):
+        config.pluginmanager.register(BudgetedTestHooks(config), BudgetedTestHooks.name)
 
 
 @pytest.fixture
@@ -164,59 +156,80 @@ def perf(request: pytest.FixtureRequest) -> PerfMeter:
     return PerfMeter(sampler, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    sampler = pyfuncitem.stash.get(sampler_key, None)
-    if sampler is None or "perf" in pyfuncitem.fixturenames:
-        return (yield)
-    budget = pyfuncitem.stash[budget_key]
-    test_function = pyfuncitem.obj
+class BudgetedTestHooks:
+    """The per-test hooks, registered only once a collected test has a budget.
 
-    def measured_test_function(**kwargs: Any) -> object:
-        return sampler.run(
-            lambda: test_function(**kwargs),
-            rounds=budget.rounds,
-            warmup=budget.warmup,
-            max_time=budget.max_time,
-        )
+    A suite without budgets never calls them, so its tests cost nothing extra.
+    """
 
-    pyfuncitem.obj = measured_test_function
-    try:
-        return (yield)
-    finally:
-        pyfuncitem.obj = test_function
+    name = "perfbudget-tests"
 
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+        self._warn_only = bool(config.getoption("perf_warn_only"))
+        self._memory_probe: MemoryProbe | None = None
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.when != "call" or sampler_key not in item.stash:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(budget_error_key, None)
+        if error is not None:
+            pytest.fail(error, pytrace=False)
+        if budget_key in item.stash:
+            if self._memory_probe is None:
+                self._memory_probe = default_memory_probe()
+            item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        sampler = pyfuncitem.stash.get(sampler_key, None)
+        if sampler is None or "perf" in pyfuncitem.fixturenames:
+            return (yield)
+        budget = pyfuncitem.stash[budget_key]
+        test_function = pyfuncitem.obj
+
+        def measured_test_function(**kwargs: Any) -> object:
+            return sampler.run(
+                lambda: test_function(**kwargs),
+                rounds=budget.rounds,
+                warmup=budget.warmup,
+                max_time=budget.max_time,
+            )
+
+        pyfuncitem.obj = measured_test_function
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = test_function
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "call" or sampler_key not in item.stash:
+            return report
+        sampler = item.stash[sampler_key]
+        del item.stash[sampler_key]
+        if not report.passed or hasattr(report, "wasxfail"):
+            return report
+        budget = item.stash[budget_key]
+        measurement = sampler.measurement(budget.ops)
+        if measurement is None:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{item.nodeid}: {MARKER} measured nothing: the test requests the perf fixture "
+                "but never called perf(...) or entered perf.measure()"
+            )
+            return report
+        judgement = judge(item.nodeid, budget, measurement, warn_only=self._warn_only)
+        self._config.stash[records_key].append(result_record(judgement))
+        if judgement.verdict == "fail":
+            report.outcome = "failed"
+            report.longrepr = "\n".join(judgement.findings)
+        elif judgement.verdict == "warn":
+            for finding in judgement.findings:
+                item.warn(PerfBudgetWarning(finding))
         return report
-    sampler = item.stash[sampler_key]
-    del item.stash[sampler_key]
-    if not report.passed or hasattr(report, "wasxfail"):
-        return report
-    budget = item.stash[budget_key]
-    measurement = sampler.measurement(budget.ops)
-    if measurement is None:
-        report.outcome = "failed"
-        report.longrepr = (
-            f"{item.nodeid}: {MARKER} measured nothing: the test requests the perf fixture "
-            "but never called perf(...) or entered perf.measure()"
-        )
-        return report
-    warn_only = bool(item.config.getoption("perf_warn_only"))
-    judgement = judge(item.nodeid, budget, measurement, warn_only=warn_only)
-    item.config.stash[records_key].append(result_record(judgement))
-    if judgement.verdict == "fail":
-        report.outcome = "failed"
-        report.longrepr = "\n".join(judgement.findings)
-    elif judgement.verdict == "warn":
-        for finding in judgement.findings:
-            item.warn(PerfBudgetWarning(finding))
-    return report
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:

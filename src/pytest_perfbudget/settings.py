@@ -23,11 +23,6 @@ from .budget import (
 )
 from .units import UnitError, parse_duration
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 __all__ = ["ConfigError", "IniOption", "Settings", "load_settings", "read_pyproject"]
 
 DEFAULT_HISTORY = ".perf/history.json"
@@ -81,6 +76,11 @@ class Settings:
 
 def read_pyproject(path: Path) -> Mapping[str, object]:
     """The ``[tool.perfbudget]`` table of a pyproject.toml, empty when it has none."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+
     try:
         with path.open("rb") as file:
             document = tomllib.load(file)
