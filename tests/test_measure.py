@@ -211,3 +211,17 @@ def test_sampling_probe_sees_memory_freed_before_the_end() -> None:
     time.sleep(0.3)
     del held
     assert probe.stop() > 48 * MiB
+
+
+def test_the_cost_of_reading_the_clock_is_subtracted() -> None:
+    clock = FakeClock()
+
+    def read_wall() -> int:
+        clock.wall += 100  # every read of this clock costs 100 ns
+        return clock.wall
+
+    sampler = Sampler(Clock(wall_ns=read_wall, cpu_ns=lambda: clock.cpu), None)
+    sampler.run(lambda: clock.spend(5_000), rounds=3, warmup=0, max_time=1)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.wall == (5e-6, 5e-6, 5e-6)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from time import perf_counter_ns, process_time_ns
 from typing import Literal, ParamSpec, Protocol, TypeVar
@@ -19,6 +20,7 @@ __all__ = [
     "MEMORY_ROUNDS",
     "MIN_ROUNDS",
     "Clock",
+    "MeasuredBlock",
     "Measurement",
     "MemoryProbe",
     "PerfMeter",
@@ -45,6 +47,19 @@ class Clock:
 
     wall_ns: Callable[[], int] = perf_counter_ns
     cpu_ns: Callable[[], int] = process_time_ns
+
+    def read_cost_ns(self, reads: int = 1001) -> int:
+        """The median wall time between two back-to-back reads of the wall clock.
+
+        A measured interval holds one such cost besides the call; it is subtracted so
+        that a call of a few microseconds is not overstated.
+        """
+        wall_ns = self.wall_ns
+        deltas = []
+        for _ in range(reads):
+            start = wall_ns()
+            deltas.append(wall_ns() - start)
+        return int(median(deltas))
 
 
 class MemoryProbe(Protocol):
@@ -193,49 +208,57 @@ class Sampler:
 
     def __init__(self, clock: Clock, memory_probe: MemoryProbe | None) -> None:
         self._clock = clock
+        self._read_cost_ns = clock.read_cost_ns()
         self._memory_probe = memory_probe
         self._wall_ns: list[int] = []
         self._cpu_ns: list[int] = []
         self._memory: list[int] = []
 
-    @contextmanager
-    def sample(self) -> Iterator[None]:
-        """Measure the block once; memory is read on the first :data:`MEMORY_ROUNDS`."""
-        probe = self._memory_probe if len(self._memory) < MEMORY_ROUNDS else None
-        if probe is not None:
-            probe.start()
-        wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
-        cpu_start = cpu_ns()
-        wall_start = wall_ns()
-        try:
-            yield
-        finally:
-            wall_end = wall_ns()
-            cpu_end = cpu_ns()
-            growth = probe.stop() if probe is not None else None
+    def _probe_for_next_call(self) -> MemoryProbe | None:
+        """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed."""
+        if self._memory_probe is not None and len(self._memory) < MEMORY_ROUNDS:
+            return self._memory_probe
+        return None
+
+    def _record(self, wall_ns: int, cpu_ns: int, growth: int | None) -> None:
+        self._wall_ns.append(max(0, wall_ns - self._read_cost_ns))
+        self._cpu_ns.append(cpu_ns)
         if growth is not None:
             self._memory.append(growth)
-        self._wall_ns.append(wall_end - wall_start)
-        self._cpu_ns.append(cpu_end - cpu_start)
+
+    def sample(self) -> MeasuredBlock:
+        """A context manager that measures its block once."""
+        return MeasuredBlock(self, self._probe_for_next_call())
 
     def run(self, call: Callable[[], T], *, rounds: Rounds, warmup: int, max_time: float) -> T:
         """Call ``warmup`` times unmeasured, then measure ``rounds`` calls; the last result.
 
         ``rounds="auto"`` measures until ``max_time`` has passed, within
-        :data:`MIN_ROUNDS` and :data:`MAX_ROUNDS` calls.
+        :data:`MIN_ROUNDS` and :data:`MAX_ROUNDS` calls. The loop is kept bare: between
+        the clock reads there is only the call.
         """
         for _ in range(warmup):
             call()
+        wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
         wanted = MAX_ROUNDS if rounds == "auto" else rounds
         minimum = MIN_ROUNDS if rounds == "auto" else rounds
-        deadline = self._clock.wall_ns() + int(max_time * 1e9)
-        count = 0
-        while True:
-            with self.sample():
+        deadline = wall_ns() + int(max_time * 1e9)
+        for count in range(1, wanted + 1):
+            probe = self._probe_for_next_call()
+            if probe is not None:
+                probe.start()
+            cpu_start = cpu_ns()
+            wall_start = wall_ns()
+            try:
                 result = call()
-            count += 1
-            if count >= wanted or (count >= minimum and self._clock.wall_ns() >= deadline):
-                return result
+            finally:
+                wall_end = wall_ns()
+                cpu_end = cpu_ns()
+                growth = probe.stop() if probe is not None else None
+            self._record(wall_end - wall_start, cpu_end - cpu_start, growth)
+            if count >= minimum and wall_end >= deadline:
+                break
+        return result
 
     def measurement(self, ops: float) -> Measurement | None:
         """Everything sampled so far, or None when nothing was."""
@@ -248,6 +271,30 @@ class Sampler:
             ops=ops,
             memory_method=self._memory_probe.method if self._memory_probe else None,
         )
+
+
+class MeasuredBlock:
+    """Measures one ``with`` block for a :class:`Sampler`; a block that raises is dropped."""
+
+    def __init__(self, sampler: Sampler, probe: MemoryProbe | None) -> None:
+        self._sampler = sampler
+        self._probe = probe
+        self._wall_ns = sampler._clock.wall_ns
+        self._cpu_ns = sampler._clock.cpu_ns
+        self._wall_start = self._cpu_start = 0
+
+    def __enter__(self) -> None:
+        if self._probe is not None:
+            self._probe.start()
+        self._cpu_start = self._cpu_ns()
+        self._wall_start = self._wall_ns()
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        wall_end = self._wall_ns()
+        cpu_end = self._cpu_ns()
+        growth = self._probe.stop() if self._probe is not None else None
+        if error_type is None:
+            self._sampler._record(wall_end - self._wall_start, cpu_end - self._cpu_start, growth)
 
 
 class PerfMeter:
@@ -268,18 +315,16 @@ class PerfMeter:
         """Measure ``func(*args, **kwargs)`` over the rounds; return its last result."""
         if self._sampler is None:
             return func(*args, **kwargs)
+        call = functools.partial(func, *args, **kwargs) if args or kwargs else func
         return self._sampler.run(
-            lambda: func(*args, **kwargs),
+            call,
             rounds=self._rounds,
             warmup=self._warmup,
             max_time=self._max_time,
         )
 
-    @contextmanager
-    def measure(self) -> Iterator[None]:
+    def measure(self) -> AbstractContextManager[None]:
         """Measure the ``with`` block, once."""
         if self._sampler is None:
-            yield
-            return
-        with self._sampler.sample():
-            yield
+            return nullcontext()
+        return self._sampler.sample()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -189,7 +190,7 @@ class BudgetedTestHooks:
 
         def measured_test_function(**kwargs: Any) -> object:
             return sampler.run(
-                lambda: test_function(**kwargs),
+                functools.partial(test_function, **kwargs),
                 rounds=budget.rounds,
                 warmup=budget.warmup,
                 max_time=budget.max_time,

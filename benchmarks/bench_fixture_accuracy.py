@@ -1,0 +1,86 @@
+"""Does the perf fixture measure what timeit measures, and what does a round cost?
+
+In one process, side by side: the ``perf`` fixture's p50 (the same Sampler the fixture uses)
+and timeit's per-call time, for a ~2 us and a ~2 ms function. Target: ratio within 1 +- 0.10.
+Also prints the overhead the plugin adds to each measured round, in ns.
+
+    python benchmarks/bench_fixture_accuracy.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import timeit
+from collections.abc import Callable
+from time import perf_counter_ns
+
+from pytest_perfbudget.measure import Clock, PerfMeter, Sampler
+
+REPEATS = 11
+
+
+def small() -> int:
+    return sum(range(120))
+
+
+def large() -> int:
+    return sum(range(100_000))
+
+
+def timeit_per_call(func: Callable[[], object], seconds: float) -> float:
+    """Median over repeats of timeit's per-call time, each repeat about ``seconds`` long."""
+    timer = timeit.Timer(func)
+    number, _ = timer.autorange()
+    number = max(1, int(number * seconds / 0.2))
+    return statistics.median(total / number for total in timer.repeat(repeat=5, number=number))
+
+
+def perf_p50(func: Callable[[], object], seconds: float) -> float:
+    sampler = Sampler(Clock(), memory_probe=None)
+    PerfMeter(sampler, rounds="auto", warmup=1, max_time=seconds)(func)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    return measurement.metrics()["p50"]
+
+
+def round_overhead_ns(rounds: int = 200_000) -> float:
+    """Per-round wall time of Sampler.run on a no-op, minus a bare loop calling the no-op."""
+
+    def noop() -> None:
+        return None
+
+    start = perf_counter_ns()
+    for _ in range(rounds):
+        noop()
+    bare = (perf_counter_ns() - start) / rounds
+    sampler = Sampler(Clock(), memory_probe=None)
+    start = perf_counter_ns()
+    sampler.run(noop, rounds=rounds, warmup=0, max_time=0)
+    measured = (perf_counter_ns() - start) / rounds
+    return measured - bare
+
+
+def main() -> None:
+    for name, func in (("~2 us", small), ("~2 ms", large)):
+        ratios, ours, theirs = [], [], []
+        for repeat in range(REPEATS):
+            if repeat % 2:
+                p50 = perf_p50(func, 0.3)
+                reference = timeit_per_call(func, 0.3)
+            else:
+                reference = timeit_per_call(func, 0.3)
+                p50 = perf_p50(func, 0.3)
+            ours.append(p50)
+            theirs.append(reference)
+            ratios.append(p50 / reference)
+        print(
+            f"{name} function: perf p50 {statistics.median(ours) * 1e6:9.2f} us, "
+            f"timeit {statistics.median(theirs) * 1e6:9.2f} us, "
+            f"ratio {statistics.median(ratios):.3f} (target 0.90-1.10)"
+        )
+    overheads = [round_overhead_ns() for _ in range(REPEATS)]
+    print(f"overhead per measured round (no memory probe): {statistics.median(overheads):.0f} ns")
+
+
+if __name__ == "__main__":
+    main()
