@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -123,6 +124,29 @@ def test_memory_budget(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*_ test_hungry _*", "perf budget exceeded: memory 6?*MiB > 16MiB (2 rounds)"]
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim")
+def test_memory_freed_by_an_earlier_test_does_not_hide_growth(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        kept = []
+
+        def test_frees_small_objects():
+            freed = [bytes(1024) + bytes([n % 256]) for n in range(150 * 1024)]
+            kept.append(freed[-1])  # pins the heap top: only malloc_trim returns the rest
+            del freed
+
+        @pytest.mark.perf_budget(memory="16MiB", rounds=1)
+        def test_allocates_small_objects():
+            held = [bytes(1024) + bytes([n % 256]) for n in range(64 * 1024)]
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["perf budget exceeded: memory 6?*MiB > 16MiB (1 round)"])
 
 
 def test_auto_rounds_repeat_the_call_inside_one_fixture_setup(

@@ -1,0 +1,79 @@
+"""Is a test that allocates and touches 100 MiB measured at 100 MiB?
+
+Runs a generated suite under pytest with ``--perf-report`` and prints, per test, the
+measured peak growth over 100 MiB. Each 100 MiB test runs alone, right after a test that
+allocated and freed 150 MiB as one buffer, and right after one that freed 150 MiB of small
+heap objects (which only ``malloc_trim`` returns to the OS, as one kept object pins the heap's top). Target: every ratio 1 +- 0.05.
+
+    python benchmarks/bench_memory_accuracy.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+SUITE = """
+import pytest
+
+MiB = 1024 * 1024
+kept = []
+
+
+def test_a_alone():
+    held = bytearray(b"x") * (100 * MiB)
+
+
+def test_b_free_150mib_buffer():
+    freed = bytearray(b"x") * (150 * MiB)
+    del freed
+
+
+@pytest.mark.perf_budget(memory="1GiB", rounds=1)
+def test_c_after_freed_buffer():
+    held = bytearray(b"x") * (100 * MiB)
+
+
+def test_d_free_150mib_small_objects():
+    freed = [bytes(1024) + bytes([n % 256]) for n in range(150 * 1024)]
+    kept.append(freed[-1])  # pins the top of the heap, so free() alone returns nothing
+    del freed
+
+
+@pytest.mark.perf_budget(memory="1GiB", rounds=1)
+def test_e_after_freed_small_objects():
+    held = bytearray(b"x") * (100 * MiB)
+"""
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        source = SUITE.replace(
+            "def test_a_alone",
+            '@pytest.mark.perf_budget(memory="1GiB", rounds=1)\ndef test_a_alone',
+        )
+        (directory / "test_memory.py").write_text(source)
+        report = directory / "report.json"
+        command = [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+            f"--perf-report={report}", str(directory),
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
+        tests = json.loads(report.read_text())["tests"]
+    for test in tests:
+        measured = test["metrics"]["memory"]
+        name = test["nodeid"].split("::")[1]
+        print(
+            f"{name:35} measured {measured / MiB:7.2f} MiB, ratio to 100 MiB "
+            f"{measured / (100 * MiB):.3f} (target 0.95-1.05), method {test['memory_method']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
