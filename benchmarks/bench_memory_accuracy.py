@@ -3,7 +3,8 @@
 Runs a generated suite under pytest with ``--perf-report`` and prints, per test, the
 measured peak growth over 100 MiB. Each 100 MiB test runs alone, right after a test that
 allocated and freed 150 MiB as one buffer, and right after one that freed 150 MiB of small
-heap objects (which only ``malloc_trim`` returns to the OS, as one kept object pins the heap's top). Target: every ratio 1 +- 0.05.
+heap objects (which only ``malloc_trim`` returns to the OS, as one kept object pins the top
+of the heap). Target: every ratio 1 +- 0.05.
 
     python benchmarks/bench_memory_accuracy.py
 """
