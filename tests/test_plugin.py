@@ -315,10 +315,11 @@ def test_disable_runs_tests_plainly(pytester: pytest.Pytester) -> None:
             assert calls == [1, 2]
         """
     )
-    result = pytester.runpytest("--perf-disable", "--perf-report=report.json")
+    result = pytester.runpytest("--perf-disable", "--perf-report=report.json", "--perf-save")
     result.assert_outcomes(passed=3)
     assert "performance budgets" not in result.stdout.str()
-    assert json.loads((pytester.path / "report.json").read_text())["tests"] == []
+    assert not (pytester.path / "report.json").exists()
+    assert not (pytester.path / ".perf").exists()
 
 
 def test_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:

@@ -6,7 +6,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Literal
 
+from .history import Baseline
 from .measure import Measurement, Rounds
+from .stats import RegressionCheck, check_regression
 from .units import (
     UnitError,
     format_duration,
@@ -29,6 +31,7 @@ __all__ = [
     "Limit",
     "PerfBudgetWarning",
     "build_budget",
+    "check_regressions",
     "family_of",
     "format_metric",
     "judge",
@@ -236,36 +239,118 @@ def build_budget(keywords: Mapping[str, object], defaults: Defaults) -> Budget:
 
 
 Verdict = Literal["pass", "warn", "fail"]
+#: Memory changes smaller than this are never regressions: page-sized jitter is not news.
+MEMORY_NOISE_FLOOR = 1024 * 1024
+
+
+def check_regressions(
+    budget: Budget, measurement: Measurement, baseline: Baseline
+) -> tuple[RegressionCheck, ...]:
+    """Regression checks of a measurement against its baseline, per STATISTICS.md.
+
+    Latency is judged on the per-call wall times (as p50), memory on its readings, and
+    throughput, when the budget limits it, on the per-call rates.
+    """
+    checks = [
+        check_regression("p50", measurement.wall, baseline.wall, budget.regression["latency"])
+    ]
+    if any(limit.metric == "throughput" for limit in budget.limits) and baseline.wall:
+        checks.append(
+            check_regression(
+                "throughput",
+                [measurement.ops / wall for wall in measurement.wall if wall > 0],
+                [baseline.ops / wall for wall in baseline.wall if wall > 0],
+                budget.regression["throughput"],
+                higher_is_worse=False,
+            )
+        )
+    if measurement.memory:
+        checks.append(
+            check_regression(
+                "memory",
+                measurement.memory,
+                baseline.memory,
+                budget.regression["memory"],
+                min_change=MEMORY_NOISE_FLOOR,
+                exact=True,
+            )
+        )
+    return tuple(checks)
+
+
+def describe_regression(check: RegressionCheck) -> str:
+    """``perf regression: p50 14.2ms vs baseline 10.1ms (+40.6% > +20%, p=0.001)``."""
+    if check.baseline is None or check.change is None:
+        raise ValueError(f"{check.metric}: a regression needs a baseline")
+    sign, bound = (
+        (">", check.threshold) if check.metric != "throughput" else ("<", -check.threshold)
+    )
+    evidence = "exact" if check.p_value is None else f"p={check.p_value:.2g}"
+    return (
+        f"perf regression: {check.metric} {format_metric(check.metric, check.current)} "
+        f"vs baseline {format_metric(check.metric, check.baseline)} "
+        f"({check.change * 100:+.1f}% {sign} {bound * 100:+.3g}%, {evidence})"
+    )
+
+
+def describe_noise(check: RegressionCheck) -> str:
+    """A warning that a baseline is too noisy for its threshold."""
+    return (
+        f"perf noise: the baseline {check.metric} varies by more than half the "
+        f"{check.threshold * 100:.3g}% regression threshold; regressions of this test "
+        "can be missed or flagged by chance (steady its input, raise rounds or the threshold)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Judgement:
-    """A measured test held against its budget."""
+    """A measured test held against its budget and its baseline."""
 
     nodeid: str
     budget: Budget
     measurement: Measurement
     metrics: Mapping[str, float]
     broken: tuple[Limit, ...]
+    baseline: Baseline | None
+    regressions: tuple[RegressionCheck, ...]
     verdict: Verdict
 
     @property
+    def regressed(self) -> bool:
+        return any(check.regressed for check in self.regressions)
+
+    @property
     def findings(self) -> list[str]:
-        """``perf budget exceeded: p95 61.8ms > 50ms (30 rounds)``, one per broken limit."""
+        """One message per broken limit and per regression."""
         rounds = self.measurement.rounds
         counted = f"{rounds} {'round' if rounds == 1 else 'rounds'}"
         breaches = (limit.describe_breach(self.metrics[limit.metric]) for limit in self.broken)
-        return [f"perf budget exceeded: {breach} ({counted})" for breach in breaches]
+        return [f"perf budget exceeded: {breach} ({counted})" for breach in breaches] + [
+            describe_regression(check) for check in self.regressions if check.regressed
+        ]
+
+    @property
+    def notes(self) -> list[str]:
+        """Warnings that do not fail the test: baselines too noisy for their threshold."""
+        return [describe_noise(check) for check in self.regressions if check.noisy]
 
 
-def judge(nodeid: str, budget: Budget, measurement: Measurement, *, warn_only: bool) -> Judgement:
-    """Compare a test's measurement with its limits.
+def judge(
+    nodeid: str,
+    budget: Budget,
+    measurement: Measurement,
+    baseline: Baseline | None = None,
+    *,
+    warn_only: bool,
+) -> Judgement:
+    """Compare a test's measurement with its limits and, given one, its baseline.
 
-    Broken limits fail the test, or only warn under ``level="warn"`` or ``warn_only``.
+    Findings fail the test, or only warn under ``level="warn"`` or ``warn_only``.
     """
     metrics = measurement.metrics()
     broken = budget.broken_limits(metrics)
+    regressions = check_regressions(budget, measurement, baseline) if baseline else ()
     verdict: Verdict = "pass"
-    if broken:
+    if broken or any(check.regressed for check in regressions):
         verdict = "warn" if warn_only or budget.level == "warn" else "fail"
-    return Judgement(nodeid, budget, measurement, metrics, broken, verdict)
+    return Judgement(nodeid, budget, measurement, metrics, broken, baseline, regressions, verdict)

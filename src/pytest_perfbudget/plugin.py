@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .budget import Budget, BudgetError, PerfBudgetWarning, judge
+from . import hookspecs
+from .budget import Budget, BudgetError, Judgement, PerfBudgetWarning, judge
+from .environment import git_revision, machine_description, machine_fingerprint
+from .history import History, HistoryError, RunInfo, TestResult, save_results, write_json_atomic
 from .measure import Clock, MemoryProbe, PerfMeter, Sampler, default_memory_probe
-from .report import (
-    Record,
-    json_report,
-    result_record,
-    summary_rows,
-    table_lines,
-    write_json_atomic,
-)
+from .report import Record, json_report, result_record, summary_rows, table_lines
 from .settings import ConfigError, IniOption, Settings, load_settings
 
 MARKER = "perf_budget"
@@ -27,14 +24,28 @@ INI_KEYS = ("history", "warmup", "max_time", "regression", "keep")
 CLOCK = Clock()
 WORKER_PAYLOAD = "perfbudget_results"
 
-settings_key = pytest.StashKey[Settings]()
-records_key = pytest.StashKey[list[Record]]()
-missing_payloads_key = pytest.StashKey[list[str]]()
-report_path_key = pytest.StashKey[Path]()
-report_error_key = pytest.StashKey[str]()
+
+@dataclasses.dataclass
+class PerfSession:
+    """What one pytest session knows and collects (on the xdist controller and workers)."""
+
+    settings: Settings
+    warn_only: bool
+    history: History | None
+    machine: str
+    report_path: Path | None
+    records: list[Record] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+session_key = pytest.StashKey[PerfSession]()
 budget_key = pytest.StashKey[Budget]()
 budget_error_key = pytest.StashKey[str]()
 sampler_key = pytest.StashKey[Sampler]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,9 +56,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run budgeted tests as plain tests: nothing measured, judged or written",
     )
     group.addoption(
+        "--perf-history",
+        metavar="PATH",
+        default=None,
+        help="baseline history file (default: .perf/history.json under rootdir)",
+    )
+    group.addoption(
+        "--perf-save",
+        action="store_true",
+        help="append this run's results to the history (and so to the baseline)",
+    )
+    group.addoption(
+        "--perf-accept",
+        action="store_true",
+        help="with --perf-save: take regressed results into the baseline as its new start",
+    )
+    group.addoption(
+        "--perf-no-compare",
+        action="store_true",
+        help="do not compare against the baseline",
+    )
+    group.addoption(
+        "--perf-regression",
+        metavar="PCT",
+        default=None,
+        help="override the regression threshold for every metric, e.g. 10%%",
+    )
+    group.addoption(
         "--perf-warn-only",
         action="store_true",
-        help="report broken budgets as warnings, never fail on them",
+        help="report broken budgets and regressions as warnings, never fail on them",
     )
     group.addoption(
         "--perf-report",
@@ -73,17 +111,41 @@ def _pyproject(config: pytest.Config) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _report_path(config: pytest.Config) -> Path | None:
-    value: str | None = config.getoption("perf_report")
-    if value is None:
-        return None
-    path = config.invocation_params.dir / value
+def _writable(path: Path) -> bool:
+    """Whether a file can be created or replaced at ``path``."""
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
-    if path.is_dir() or not os.access(directory, os.W_OK):
-        raise pytest.UsageError(f"--perf-report={value}: cannot write a file there")
-    return path
+    return not path.is_dir() and os.access(directory, os.W_OK)
+
+
+def _settings(config: pytest.Config) -> Settings:
+    source = str(config.inipath) if config.inipath is not None else "ini"
+    ini = {
+        key: IniOption(str(config.getini(f"perf_{key}")), source)
+        for key in INI_KEYS
+        if config.getini(f"perf_{key}")
+    }
+    flags: dict[str, str] = {}
+    history_flag: str | None = config.getoption("perf_history")
+    if history_flag is not None:
+        flags["history"] = str(config.invocation_params.dir / history_flag)
+    regression_flag: str | None = config.getoption("perf_regression")
+    if regression_flag is not None:
+        flags["regression"] = regression_flag
+    try:
+        return load_settings(
+            rootdir=config.rootpath, pyproject=_pyproject(config), ini=ini, flags=flags
+        )
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _machine(config: pytest.Config) -> str:
+    label = config.hook.pytest_perfbudget_fingerprint(config=config)
+    if label is not None:
+        return str(label)
+    return machine_fingerprint(machine_description())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,23 +154,29 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(p95=..., memory=..., throughput=..., ...): performance budget of the "
         "test; see the pytest-perfbudget docs for every keyword.",
     )
-    source = str(config.inipath) if config.inipath is not None else "ini"
-    ini: dict[str, IniOption] = {}
-    for key in INI_KEYS:
-        value = config.getini(f"perf_{key}")
-        if value:
-            ini[key] = IniOption(str(value), source)
-    try:
-        config.stash[settings_key] = load_settings(
-            rootdir=config.rootpath, pyproject=_pyproject(config), ini=ini, flags={}
-        )
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
-    report_path = _report_path(config)
-    if report_path is not None:
-        config.stash[report_path_key] = report_path
-    config.stash[records_key] = []
-    config.stash[missing_payloads_key] = []
+    if config.getoption("perf_disable"):
+        return
+    settings = _settings(config)
+    report_flag: str | None = config.getoption("perf_report")
+    report_path = None if report_flag is None else config.invocation_params.dir / report_flag
+    if report_path is not None and not _writable(report_path):
+        raise pytest.UsageError(f"--perf-report={report_flag}: cannot write a file there")
+    saving = bool(config.getoption("perf_save"))
+    if saving and not _writable(settings.history):
+        raise pytest.UsageError(f"--perf-save: cannot write the history {settings.history}")
+    history = None
+    if saving or not config.getoption("perf_no_compare"):
+        try:
+            history = History.load(settings.history)
+        except HistoryError as error:
+            raise pytest.UsageError(str(error)) from None
+    config.stash[session_key] = PerfSession(
+        settings=settings,
+        warn_only=bool(config.getoption("perf_warn_only")),
+        history=history,
+        machine=_machine(config),
+        report_path=report_path,
+    )
 
 
 def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
@@ -127,15 +195,15 @@ def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("perf_disable"):
+    session = config.stash.get(session_key, None)
+    if session is None:
         return
-    settings = config.stash[settings_key]
     budgeted = False
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
         try:
-            budget = _budget_of(item, settings)
+            budget = _budget_of(item, session.settings)
         except BudgetError as error:
             item.stash[budget_error_key] = f"{item.nodeid}: {MARKER} {error}"
             budgeted = True
@@ -144,7 +212,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.stash[budget_key] = budget
             budgeted = True
     if budgeted and not config.pluginmanager.has_plugin(BudgetedTestHooks.name):
-        config.pluginmanager.register(BudgetedTestHooks(config), BudgetedTestHooks.name)
+        config.pluginmanager.register(BudgetedTestHooks(config, session), BudgetedTestHooks.name)
 
 
 @pytest.fixture
@@ -165,9 +233,9 @@ class BudgetedTestHooks:
 
     name = "perfbudget-tests"
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, session: PerfSession) -> None:
         self._config = config
-        self._warn_only = bool(config.getoption("perf_warn_only"))
+        self._session = session
         self._memory_probe: MemoryProbe | None = None
 
     @pytest.hookimpl(tryfirst=True)
@@ -180,21 +248,41 @@ class BudgetedTestHooks:
                 self._memory_probe = default_memory_probe()
             item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
 
+    def _judge(self, item: pytest.Item, sampler: Sampler) -> Judgement | None:
+        budget = item.stash[budget_key]
+        measurement = sampler.measurement(budget.ops)
+        if measurement is None:
+            return None
+        history = self._session.history
+        baseline = None
+        if history is not None and not self._config.getoption("perf_no_compare"):
+            baseline = history.baseline(item.nodeid, self._session.machine)
+        return judge(item.nodeid, budget, measurement, baseline, warn_only=self._session.warn_only)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        """Measure the test call (or let the ``perf`` fixture measure inside it), and
+        measure once more, pooling the samples, when the result looks like a regression."""
         sampler = pyfuncitem.stash.get(sampler_key, None)
-        if sampler is None or "perf" in pyfuncitem.fixturenames:
+        if sampler is None:
             return (yield)
         budget = pyfuncitem.stash[budget_key]
         test_function = pyfuncitem.obj
 
-        def measured_test_function(**kwargs: Any) -> object:
+        def measure(call: Callable[[], object]) -> object:
+            if "perf" in pyfuncitem.fixturenames:
+                return call()
             return sampler.run(
-                functools.partial(test_function, **kwargs),
-                rounds=budget.rounds,
-                warmup=budget.warmup,
-                max_time=budget.max_time,
+                call, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time
             )
+
+        def measured_test_function(**kwargs: Any) -> object:
+            call = functools.partial(test_function, **kwargs)
+            result = measure(call)
+            first = self._judge(pyfuncitem, sampler)
+            if first is not None and first.regressed and budget.rounds != 1:
+                result = measure(call)
+            return result
 
         pyfuncitem.obj = measured_test_function
         try:
@@ -213,23 +301,26 @@ class BudgetedTestHooks:
         del item.stash[sampler_key]
         if not report.passed or hasattr(report, "wasxfail"):
             return report
-        budget = item.stash[budget_key]
-        measurement = sampler.measurement(budget.ops)
-        if measurement is None:
+        judgement = self._judge(item, sampler)
+        if judgement is None:
             report.outcome = "failed"
             report.longrepr = (
                 f"{item.nodeid}: {MARKER} measured nothing: the test requests the perf fixture "
                 "but never called perf(...) or entered perf.measure()"
             )
             return report
-        judgement = judge(item.nodeid, budget, measurement, warn_only=self._warn_only)
-        self._config.stash[records_key].append(result_record(judgement))
+        accept = bool(self._config.getoption("perf_accept"))
+        record = result_record(judgement, accept=accept)
+        self._session.records.append(record)
+        item.ihook.pytest_perfbudget_result(item=item, result=record)
         if judgement.verdict == "fail":
             report.outcome = "failed"
             report.longrepr = "\n".join(judgement.findings)
         elif judgement.verdict == "warn":
             for finding in judgement.findings:
                 item.warn(PerfBudgetWarning(finding))
+        for note in judgement.notes:
+            item.warn(PerfBudgetWarning(note))
         return report
 
 
@@ -240,48 +331,78 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """xdist controller: take a finished worker's results."""
-    config: pytest.Config = node.config
+    session = node.config.stash.get(session_key, None)
+    if session is None:
+        return
     payload = node.workeroutput.get(WORKER_PAYLOAD)
     if isinstance(payload, list):
-        config.stash[records_key].extend(payload)
+        session.records.extend(payload)
     elif error is None:
         worker = node.workeroutput.get("workerid", "?")
-        config.stash[missing_payloads_key].append(
+        session.problems.append(
             f"pytest-perfbudget: xdist worker {worker} finished without sending its results"
         )
 
 
+def _save_history(config: pytest.Config, session: PerfSession) -> None:
+    commit, branch = git_revision(config.rootpath)
+    run = RunInfo(
+        machine=session.machine,
+        machine_description=machine_description(),
+        time=RunInfo.now_utc(),
+        commit=commit,
+        branch=branch,
+    )
+    results = [
+        TestResult(
+            nodeid=record["nodeid"],
+            status=record["status"],
+            rounds=record["rounds"],
+            ops=record["ops"],
+            metrics=record["metrics"],
+            wall=record["samples"]["wall"],
+            memory=record["samples"]["memory"],
+        )
+        for record in session.records
+    ]
+    try:
+        save_results(session.settings.history, run, results, session.settings.keep)
+    except (OSError, HistoryError) as error:
+        session.problems.append(f"--perf-save: the history was not saved: {error}")
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    records = config.stash.get(records_key, None)
-    if records is None:
+    perf_session = config.stash.get(session_key, None)
+    if perf_session is None:
         return
     if _is_xdist_worker(config):
-        config.workeroutput[WORKER_PAYLOAD] = records  # type: ignore[attr-defined]
+        config.workeroutput[WORKER_PAYLOAD] = perf_session.records  # type: ignore[attr-defined]
         return
-    if config.stash[missing_payloads_key] and session.exitstatus == pytest.ExitCode.OK:
+    if config.getoption("perf_save") and perf_session.records:
+        _save_history(config, perf_session)
+    if perf_session.report_path is not None:
+        try:
+            write_json_atomic(perf_session.report_path, json_report(perf_session.records))
+        except OSError as error:
+            path = perf_session.report_path
+            perf_session.problems.append(f"--perf-report: cannot write {path}: {error}")
+    if perf_session.problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    path = config.stash.get(report_path_key, None)
-    if path is None:
-        return
-    try:
-        write_json_atomic(path, json_report(records))
-    except OSError as error:
-        config.stash[report_error_key] = f"--perf-report: cannot write {path}: {error}"
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    records = config.stash.get(records_key, [])
+    session = config.stash.get(session_key, None)
+    if session is None:
+        return
+    records = session.records
     if terminalreporter.verbosity < 0:
         records = [record for record in records if record["verdict"] != "pass"]
     if records:
         terminalreporter.section("performance budgets")
         for line in table_lines(summary_rows(records)):
             terminalreporter.write_line(line)
-    problems = config.stash.get(missing_payloads_key, [])
-    if report_error_key in config.stash:
-        problems = [*problems, config.stash[report_error_key]]
-    for problem in problems:
+    for problem in session.problems:
         terminalreporter.write_line(problem, red=True)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import dataclasses
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from .budget import Judgement, format_metric
+from .history import thin
 
 __all__ = [
     "REPORT_VERSION",
@@ -18,51 +16,93 @@ __all__ = [
     "result_record",
     "summary_rows",
     "table_lines",
-    "write_json_atomic",
 ]
 
 REPORT_VERSION = 1
 #: Metrics shown for a test that has no limits.
 UNLIMITED_METRICS = ("p50", "memory")
-HEADER = ("test", "metric", "measured", "limit", "verdict")
+HEADER = ("test", "metric", "measured", "limit", "baseline", "change", "verdict")
 UNITS = {"time": "s", "memory": "B", "throughput": "1/s"}
 
 
 Record = dict[str, Any]
 
 
-def result_record(judgement: Judgement) -> Record:
-    """A judged test as JSON-ready builtins: what the report holds and xdist workers send."""
+def result_record(judgement: Judgement, *, accept: bool) -> Record:
+    """A judged test as JSON-ready builtins: what the report holds and xdist workers send.
+
+    ``status`` says how the history takes it: ``accepted`` into the baseline, ``rejected``
+    (it regressed), or ``rebased`` (it regressed and ``accept`` takes it as the new start).
+    """
+    measurement = judgement.measurement
+    status = "accepted"
+    if judgement.regressed:
+        status = "rebased" if accept else "rejected"
+    baseline = dict(judgement.baseline.metrics) if judgement.baseline else {}
+    baseline.update(
+        (check.metric, check.baseline)
+        for check in judgement.regressions
+        if check.baseline is not None
+    )
     return {
         "nodeid": judgement.nodeid,
         "verdict": judgement.verdict,
         "level": judgement.budget.level,
-        "rounds": judgement.measurement.rounds,
+        "status": status,
+        "rounds": measurement.rounds,
+        "ops": measurement.ops,
         "metrics": dict(judgement.metrics),
         "limits": {
             limit.metric: {"min" if limit.is_minimum else "max": limit.bound}
             for limit in judgement.budget.limits
         },
         "broken": [limit.metric for limit in judgement.broken],
-        "memory_method": judgement.measurement.memory_method,
+        "baseline": baseline or None,
+        "regressions": [dataclasses.asdict(check) for check in judgement.regressions],
+        "memory_method": measurement.memory_method,
+        "samples": {"wall": thin(measurement.wall), "memory": list(measurement.memory)},
         "messages": judgement.findings,
+        "notes": judgement.notes,
     }
 
 
+def _shown_metrics(record: Record) -> list[str]:
+    limits: dict[str, object] = record["limits"]
+    metrics: dict[str, float] = record["metrics"]
+    checked = [check["metric"] for check in record["regressions"]]
+    regressed = [
+        check["metric"] for check in record["regressions"] if check["outcome"] == "regressed"
+    ]
+    shown = list(limits) or [metric for metric in UNLIMITED_METRICS if metric in metrics]
+    if checked and "p50" not in shown:
+        shown.append("p50")
+    return shown + [metric for metric in regressed if metric not in shown]
+
+
 def summary_rows(records: Iterable[Record]) -> list[tuple[str, ...]]:
-    """One row per limited metric of each test (p50 and memory for tests without limits)."""
+    """Rows of the summary table: per test, its limited metrics, p50 when it has a baseline
+    and any regressed metric (p50 and memory for a test without limits)."""
     rows: list[tuple[str, ...]] = []
     for record in records:
         limits: dict[str, dict[str, float]] = record["limits"]
         metrics: dict[str, float] = record["metrics"]
-        shown = list(limits) or [metric for metric in UNLIMITED_METRICS if metric in metrics]
-        for metric in shown:
+        baselines: dict[str, float | None] = record["baseline"] or {}
+        flagged = set(record["broken"]) | {
+            check["metric"] for check in record["regressions"] if check["outcome"] == "regressed"
+        }
+        for metric in _shown_metrics(record):
             bound = "-"
             for kind, value in limits.get(metric, {}).items():
                 bound = f"{'>=' if kind == 'min' else '<='} {format_metric(metric, value)}"
-            verdict = record["verdict"] if metric in record["broken"] else "pass"
+            before = baselines.get(metric)
+            baseline, change = "-", "-"
+            if before is not None:
+                baseline = format_metric(metric, before)
+                if before > 0:
+                    change = f"{(metrics[metric] / before - 1) * 100:+.1f}%"
+            verdict = record["verdict"] if metric in flagged else "pass"
             measured = format_metric(metric, metrics[metric])
-            rows.append((record["nodeid"], metric, measured, bound, verdict))
+            rows.append((record["nodeid"], metric, measured, bound, baseline, change, verdict))
     return rows
 
 
@@ -78,19 +118,3 @@ def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
 def json_report(records: Iterable[Record]) -> dict[str, object]:
     """The ``--perf-report`` document; every number in base units."""
     return {"version": REPORT_VERSION, "units": UNITS, "tests": list(records)}
-
-
-def write_json_atomic(path: Path, document: object) -> None:
-    """Write JSON through a temporary file in the same directory, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=2, sort_keys=True, ensure_ascii=False)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,11 +1,23 @@
-"""Summary statistics of measured samples."""
+"""Statistics of measured samples: percentiles, spread, and the regression decision."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Sequence
+from typing import Literal
 
-__all__ = ["median", "percentile"]
+__all__ = [
+    "ALPHA",
+    "MIN_SAMPLES",
+    "RegressionCheck",
+    "check_regression",
+    "mann_whitney_p",
+    "median",
+    "median_absolute_deviation",
+    "percentile",
+]
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -25,3 +37,120 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 def median(values: Sequence[float]) -> float:
     """The median of unsorted values."""
     return percentile(sorted(values), 50)
+
+
+def median_absolute_deviation(values: Sequence[float]) -> float:
+    """The median of the absolute deviations from the median."""
+    center = median(values)
+    return median([abs(value - center) for value in values])
+
+
+def _average_ranks(values: Sequence[float]) -> tuple[list[float], float]:
+    """Ranks (1-based, ties averaged) of ``values`` and the tie term sum(t^3 - t)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    tie_term = 0.0
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        rank = (start + end) / 2 + 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = rank
+        tied = end - start + 1
+        tie_term += tied**3 - tied
+        start = end + 1
+    return ranks, tie_term
+
+
+def mann_whitney_p(first: Sequence[float], second: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test.
+
+    Normal approximation with tie and continuity correction; pure standard library.
+    """
+    n1, n2 = len(first), len(second)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann-Whitney U needs samples on both sides")
+    ranks, tie_term = _average_ranks([*first, *second])
+    u1 = sum(ranks[:n1]) - n1 * (n1 + 1) / 2
+    n = n1 + n2
+    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
+    if variance <= 0:
+        return 1.0
+    z = max(0.0, abs(u1 - n1 * n2 / 2) - 0.5) / math.sqrt(variance)
+    return math.erfc(z / math.sqrt(2))
+
+
+#: The significance level of the Mann-Whitney test.
+ALPHA = 0.01
+#: Below this many samples a side the normal approximation cannot reach p < 0.01.
+MIN_SAMPLES = 6
+
+Outcome = Literal["regressed", "ok", "no-baseline", "too-few-samples", "not-significant"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionCheck:
+    """One metric of one test held against its baseline."""
+
+    metric: str
+    outcome: Outcome
+    current: float
+    threshold: float
+    baseline: float | None = None
+    change: float | None = None
+    p_value: float | None = None
+    noisy: bool = False
+
+    @property
+    def regressed(self) -> bool:
+        return self.outcome == "regressed"
+
+
+def _is_deterministic(values: Sequence[float]) -> bool:
+    """Zero spread, or most values tied (as memory readings usually are)."""
+    most_common = max(values.count(value) for value in set(values))
+    return most_common * 2 > len(values)
+
+
+def check_regression(
+    metric: str,
+    current: Sequence[float],
+    baseline: Sequence[float],
+    threshold: float,
+    *,
+    higher_is_worse: bool = True,
+    min_change: float = 0.0,
+    exact: bool = False,
+) -> RegressionCheck:
+    """Decide whether ``current`` samples regressed against the pooled ``baseline``.
+
+    1. Effect size first: the median must be worse than the baseline median by more than
+       ``threshold`` (a fraction) and by more than ``min_change`` in absolute terms.
+    2. Deterministic samples (most values tied) and ``exact`` metrics (memory readings)
+       are judged on that alone.
+    3. Otherwise a two-sided Mann-Whitney U test must give p < 0.01, with at least
+       6 samples a side; with fewer the check reports and does not fail.
+
+    The baseline is flagged ``noisy`` when its MAD exceeds half the threshold of its median.
+    """
+    now = median(current)
+    if not baseline:
+        return RegressionCheck(metric, "no-baseline", now, threshold)
+    before = median(baseline)
+    noisy = median_absolute_deviation(baseline) > threshold / 2 * abs(before)
+    change = now / before - 1 if before else (math.inf if now > 0 else 0.0)
+    worse_by = change if higher_is_worse else -change
+    found = functools.partial(
+        RegressionCheck, metric, current=now, threshold=threshold, baseline=before,
+        change=change, noisy=noisy,
+    )  # fmt: skip
+    if worse_by <= threshold or abs(now - before) <= min_change:
+        return found(outcome="ok")
+    if exact or _is_deterministic([*current, *baseline]):
+        return found(outcome="regressed")
+    if len(current) < MIN_SAMPLES or len(baseline) < MIN_SAMPLES:
+        return found(outcome="too-few-samples")
+    p_value = mann_whitney_p(current, baseline)
+    return found(outcome="regressed" if p_value < ALPHA else "not-significant", p_value=p_value)

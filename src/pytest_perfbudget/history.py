@@ -1,0 +1,362 @@
+"""The JSON history of results: schema, load, baselines, merge, atomic save, retention.
+
+Layout (version 1; every number in base units)::
+
+    {
+      "version": 1,
+      "summary_columns": ["run", "status", "rounds", "ops", "p50", ...],
+      "machines": {"<fingerprint>": {"cpu": ..., "cores": ..., "os": ..., "python": ...}},
+      "runs": {"<run>": {"time": ..., "commit": ..., "branch": ..., "machine": ...}},
+      "tests": {
+        "<node id>": {
+          "<fingerprint>": {
+            "summaries": [[<one value per summary column>], ...],   # oldest first
+            "samples": {"<run>": {"wall": [...], "memory": [...]}}  # baseline runs only
+          }
+        }
+      }
+    }
+
+A run's status is ``accepted`` (part of the baseline), ``rejected`` (it regressed, so the
+baseline ignores it) or ``rebased`` (accepted on purpose although it regressed: the
+baseline starts again from it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from .stats import median
+
+__all__ = [
+    "BASELINE_RUNS",
+    "SAMPLES_PER_RUN",
+    "SUMMARY_COLUMNS",
+    "VERSION",
+    "Baseline",
+    "History",
+    "HistoryError",
+    "RunInfo",
+    "TestResult",
+    "locked",
+    "save_results",
+    "thin",
+    "write_json_atomic",
+]
+
+VERSION = 1
+#: The baseline pools the raw samples of this many of the newest accepted runs.
+BASELINE_RUNS = 5
+#: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
+SAMPLES_PER_RUN = 20
+SUMMARY_COLUMNS = (
+    "run", "status", "rounds", "ops", "p50", "p90", "p95", "p99", "mean", "max", "cpu", "memory",
+)  # fmt: skip
+METRIC_COLUMNS = SUMMARY_COLUMNS[4:]
+SIGNIFICANT_DIGITS = 4
+
+Status = Literal["accepted", "rejected", "rebased"]
+
+
+class HistoryError(Exception):
+    """A history file that cannot be used; the message names the file."""
+
+
+def write_json_atomic(path: Path, document: object, *, indent: int | None = 2) -> None:
+    """Write JSON through a temporary file in the same directory, fsync and rename.
+
+    A crash at any moment leaves either the old file or the new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(temporary, mode)  # mkstemp makes it private; keep the file's own mode
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            separators = (",", ":") if indent is None else (",", ": ")
+            json.dump(document, file, indent=indent, separators=separators, sort_keys=True)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive inter-process lock beside ``path`` (``<path>.lock``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+b") as lock_file:
+        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+            import msvcrt
+
+            lock_file.seek(0)
+            msvcrt.locking(lock_file.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                lock_file.seek(0)
+                msvcrt.locking(lock_file.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def thin(samples: Sequence[float], count: int = SAMPLES_PER_RUN) -> list[float]:
+    """At most ``count`` evenly spaced order statistics of ``samples``, rounded."""
+    ordered = sorted(samples)
+    if len(ordered) > count:
+        step = (len(ordered) - 1) / (count - 1)
+        ordered = [ordered[round(index * step)] for index in range(count)]
+    return [_round(value) for value in ordered]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What is known of one pytest session that saves results."""
+
+    machine: str
+    machine_description: Mapping[str, object]
+    time: str
+    commit: str | None
+    branch: str | None
+
+    @staticmethod
+    def now_utc() -> str:
+        return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclasses.dataclass(frozen=True)
+class TestResult:
+    """One judged test to be saved: its metrics and its raw samples."""
+
+    nodeid: str
+    status: Status
+    rounds: int
+    ops: float
+    metrics: Mapping[str, float]
+    wall: Sequence[float]
+    memory: Sequence[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """A test's baseline on one machine: its newest accepted runs.
+
+    ``wall`` and ``memory`` pool those runs' raw samples; ``metrics`` holds, per metric, the
+    median over those runs of their summaries.
+    """
+
+    wall: tuple[float, ...]
+    memory: tuple[float, ...]
+    ops: float
+    metrics: Mapping[str, float]
+    runs: int
+
+
+def _shape_error(path: Path, where: str, expected: str) -> HistoryError:
+    return HistoryError(
+        f"{path}: not a pytest-perfbudget history: {where} should be {expected}; "
+        "the file was left as it is"
+    )
+
+
+def _check_shape(path: Path, document: object) -> dict[str, Any]:
+    """The document, if it has the shape of a version 1 history."""
+    if not isinstance(document, dict):
+        raise _shape_error(path, "the top level", "an object")
+    version = document.get("version")
+    if version != VERSION:
+        raise HistoryError(
+            f"{path}: history version {version!r} is not supported (expected {VERSION}); "
+            "the file was left as it is"
+        )
+    if document.get("summary_columns") != list(SUMMARY_COLUMNS):
+        raise _shape_error(path, '"summary_columns"', f"{list(SUMMARY_COLUMNS)}")
+    for key in ("machines", "runs", "tests"):
+        if not isinstance(document.get(key), dict):
+            raise _shape_error(path, f'"{key}"', "an object")
+    for nodeid, machines in document["tests"].items():
+        if not isinstance(machines, dict):
+            raise _shape_error(path, f'"tests"/"{nodeid}"', "an object")
+        for machine, entry in machines.items():
+            where = f'"tests"/"{nodeid}"/"{machine}"'
+            if not isinstance(entry, dict):
+                raise _shape_error(path, where, "an object")
+            summaries, samples = entry.get("summaries"), entry.get("samples")
+            if not isinstance(summaries, list) or not all(
+                isinstance(row, list) and len(row) == len(SUMMARY_COLUMNS) for row in summaries
+            ):
+                raise _shape_error(path, f"{where}/summaries", "a list of rows")
+            if not isinstance(samples, dict) or not all(
+                isinstance(run, dict) for run in samples.values()
+            ):
+                raise _shape_error(path, f"{where}/samples", "an object of objects")
+    return document
+
+
+def _empty_document() -> dict[str, Any]:
+    return {
+        "version": VERSION,
+        "summary_columns": list(SUMMARY_COLUMNS),
+        "machines": {},
+        "runs": {},
+        "tests": {},
+    }
+
+
+class History:
+    """A history document in memory."""
+
+    def __init__(self, path: Path, document: dict[str, Any]) -> None:
+        self.path = path
+        self.document = document
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        """Read a history file; a missing file is an empty history.
+
+        Raises :class:`HistoryError` naming the file when it cannot be used.
+        """
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path, _empty_document())
+        except OSError as error:
+            raise HistoryError(f"{path}: cannot read the history: {error}") from None
+        try:
+            document = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise HistoryError(
+                f"{path}: cannot read the history as JSON ({error}); the file was left as it is"
+            ) from None
+        return cls(path, _check_shape(path, document))
+
+    def entry(self, nodeid: str, machine: str) -> dict[str, Any] | None:
+        entry: dict[str, Any] | None = self.document["tests"].get(nodeid, {}).get(machine)
+        return entry
+
+    def baseline_runs(self, nodeid: str, machine: str) -> list[list[Any]]:
+        """Summary rows of the runs the baseline pools: the newest accepted ones, at most
+        :data:`BASELINE_RUNS`, none older than the newest rebased run."""
+        entry = self.entry(nodeid, machine)
+        chosen: list[list[Any]] = []
+        for row in reversed(entry["summaries"] if entry else []):
+            status = row[1]
+            if status in ("accepted", "rebased"):
+                chosen.append(row)
+            if status == "rebased" or len(chosen) == BASELINE_RUNS:
+                break
+        return chosen
+
+    def baseline(self, nodeid: str, machine: str) -> Baseline | None:
+        """The pooled samples of the test's baseline runs, or None without any."""
+        entry = self.entry(nodeid, machine)
+        rows = self.baseline_runs(nodeid, machine)
+        if entry is None or not rows:
+            return None
+        wall: list[float] = []
+        memory: list[float] = []
+        for row in rows:
+            samples = entry["samples"].get(str(row[0]), {})
+            wall.extend(samples.get("wall", []))
+            memory.extend(samples.get("memory", []))
+        metrics = {
+            column: median([row[index] for row in rows])
+            for index, column in enumerate(SUMMARY_COLUMNS)
+            if column in METRIC_COLUMNS
+        }
+        ops = median([row[3] for row in rows])
+        if metrics["p50"] > 0:
+            metrics["throughput"] = ops / metrics["p50"]
+        return Baseline(tuple(wall), tuple(memory), ops, metrics, runs=len(rows))
+
+    def add_run(self, run: RunInfo, results: Sequence[TestResult], keep: int) -> str:
+        """Merge one session's results as a new run; returns the run's id."""
+        document = self.document
+        run_id = str(max((int(key) for key in document["runs"]), default=0) + 1)
+        document["machines"][run.machine] = dict(run.machine_description)
+        document["runs"][run_id] = {
+            "time": run.time,
+            "commit": run.commit,
+            "branch": run.branch,
+            "machine": run.machine,
+        }
+        for result in results:
+            machines = document["tests"].setdefault(result.nodeid, {})
+            entry = machines.setdefault(run.machine, {"summaries": [], "samples": {}})
+            row = [int(run_id), result.status, result.rounds, _round(result.ops)]
+            row += [_round(result.metrics.get(column, 0.0)) for column in METRIC_COLUMNS]
+            entry["summaries"].append(row)
+            entry["samples"][run_id] = {"wall": thin(result.wall), "memory": thin(result.memory)}
+            self._retain(result.nodeid, run.machine, keep)
+        self._drop_unused_runs()
+        return run_id
+
+    def _retain(self, nodeid: str, machine: str, keep: int) -> None:
+        """Keep ``keep`` summaries, and samples only for the runs a baseline can use."""
+        entry = self.document["tests"][nodeid][machine]
+        del entry["summaries"][:-keep]
+        wanted = {str(row[0]) for row in self.baseline_runs(nodeid, machine)}
+        entry["samples"] = {run: s for run, s in entry["samples"].items() if run in wanted}
+
+    def prune(self, keep: int) -> None:
+        """Drop all but the newest ``keep`` runs of every test and machine."""
+        for nodeid, machines in self.document["tests"].items():
+            for machine in machines:
+                self._retain(nodeid, machine, keep)
+        self._drop_unused_runs()
+
+    def _drop_unused_runs(self) -> None:
+        used = {
+            str(row[0])
+            for machines in self.document["tests"].values()
+            for entry in machines.values()
+            for row in entry["summaries"]
+        }
+        runs = self.document["runs"]
+        for run_id in [run_id for run_id in runs if run_id not in used]:
+            del runs[run_id]
+        machines_used = {run["machine"] for run in runs.values()}
+        known = self.document["machines"]
+        for machine in [machine for machine in known if machine not in machines_used]:
+            del known[machine]
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.document, indent=None)
+
+
+def save_results(path: Path, run: RunInfo, results: Sequence[TestResult], keep: int) -> str:
+    """Lock, re-read, merge this run, prune and write atomically; returns the run's id.
+
+    Re-reading under the lock means two sessions saving at once both land.
+    """
+    with locked(path):
+        history = History.load(path)
+        run_id = history.add_run(run, results, keep)
+        history.save()
+    return run_id
