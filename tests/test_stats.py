@@ -1,14 +1,22 @@
-"""Percentiles."""
+"""Percentiles, Mann-Whitney U and the regression decision."""
 
 from __future__ import annotations
 
+import math
+import random
 import statistics
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_perfbudget.stats import median, percentile
+from pytest_perfbudget.stats import (
+    check_regression,
+    mann_whitney_p,
+    median,
+    median_absolute_deviation,
+    percentile,
+)
 
 
 def test_percentile_interpolates_between_ranks() -> None:
@@ -30,3 +38,100 @@ def test_agrees_with_statistics_module(values: list[float]) -> None:
     deciles = statistics.quantiles(ordered, n=10, method="inclusive")
     assert percentile(ordered, 90) == pytest.approx(deciles[8], rel=1e-9, abs=1e-9)
     assert median(values) == pytest.approx(statistics.median(values), rel=1e-9, abs=1e-9)
+
+
+def lognormal(seed: int, mu: float, sigma: float, n: int) -> list[float]:
+    generator = random.Random(seed)
+    return [generator.lognormvariate(mu, sigma) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "scipy_p"),
+    [
+        # Reference values from scipy.stats.mannwhitneyu(method="asymptotic",
+        # use_continuity=True, alternative="two-sided"), computed once on these inputs.
+        ([1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 8, 9, 10], 0.021722119820512295),
+        ([1, 1, 1, 2, 2, 3], [2, 2, 3, 3, 3, 3], 0.04978916576104952),
+    ],
+)
+def test_mann_whitney_matches_scipy(
+    first: list[float], second: list[float], scipy_p: float
+) -> None:
+    assert mann_whitney_p(first, second) == pytest.approx(scipy_p, rel=1e-12)
+
+
+def test_mann_whitney_of_seeded_lognormal_samples_matches_scipy() -> None:
+    generator = random.Random(7)
+    first = [round(generator.lognormvariate(0, 0.15), 2) for _ in range(30)]
+    second = [round(generator.lognormvariate(0.1, 0.15), 2) for _ in range(150)]
+    assert mann_whitney_p(first, second) == pytest.approx(0.0006786401503811695, rel=1e-9)
+
+
+def test_mann_whitney_of_identical_constants_is_one() -> None:
+    assert mann_whitney_p([5.0] * 10, [5.0] * 10) == 1.0
+
+
+def test_median_absolute_deviation() -> None:
+    assert median_absolute_deviation([1, 2, 3, 4, 100]) == 1
+
+
+def test_no_baseline_is_reported_not_failed() -> None:
+    check = check_regression("p50", [1.0] * 10, [], 0.2)
+    assert check.outcome == "no-baseline"
+    assert not check.regressed
+
+
+def test_clear_slowdown_regresses_with_a_p_value() -> None:
+    baseline = lognormal(1, 0.0, 0.1, 100)
+    current = lognormal(2, math.log(1.5), 0.1, 30)
+    check = check_regression("p50", current, baseline, 0.2)
+    assert check.outcome == "regressed"
+    assert check.p_value is not None
+    assert check.p_value < 0.01
+    assert check.change == pytest.approx(0.5, abs=0.1)
+
+
+def test_change_within_threshold_is_ok_however_significant() -> None:
+    baseline = lognormal(1, 0.0, 0.01, 100)
+    current = lognormal(2, math.log(1.1), 0.01, 100)
+    assert check_regression("p50", current, baseline, 0.2).outcome == "ok"
+
+
+def test_large_but_insignificant_change_does_not_fail() -> None:
+    baseline = [1.0, 1.1, 5.0, 0.9, 4.0, 1.2, 6.0, 1.0]
+    current = [1.5, 6.0, 1.4, 5.5, 1.3, 4.5]
+    check = check_regression("p50", current, baseline, 0.2)
+    assert check.outcome == "not-significant"
+    assert check.noisy
+
+
+def test_too_few_samples_report_without_failing() -> None:
+    check = check_regression("p50", [2.0, 2.1, 2.2], [1.0, 1.1, 0.9, 1.2, 1.0, 1.05], 0.2)
+    assert check.outcome == "too-few-samples"
+
+
+def test_deterministic_samples_are_judged_on_the_threshold() -> None:
+    assert check_regression("p50", [2.0] * 3, [1.0] * 3, 0.2).outcome == "regressed"
+
+
+def test_exact_metric_uses_threshold_and_absolute_floor() -> None:
+    mib = 1024 * 1024
+    grown = check_regression("memory", [10 * mib], [4 * mib, 4 * mib], 0.5, exact=True)
+    assert grown.outcome == "regressed"
+    assert grown.p_value is None
+    jitter = check_regression("memory", [8192.0], [4096.0], 0.5, min_change=mib, exact=True)
+    assert jitter.outcome == "ok"
+
+
+def test_throughput_regresses_downwards() -> None:
+    baseline = lognormal(1, math.log(1000), 0.05, 100)
+    slower = lognormal(2, math.log(700), 0.05, 30)
+    faster = lognormal(3, math.log(1500), 0.05, 30)
+    check = check_regression("throughput", slower, baseline, 0.15, higher_is_worse=False)
+    assert check.outcome == "regressed"
+    assert check.change is not None
+    assert check.change < -0.15
+    assert (
+        check_regression("throughput", faster, baseline, 0.15, higher_is_worse=False).outcome
+        == "ok"
+    )

@@ -47,7 +47,7 @@ __all__ = [
     "History",
     "HistoryError",
     "RunInfo",
-    "TestResult",
+    "SavedResult",
     "locked",
     "save_results",
     "thin",
@@ -151,7 +151,7 @@ class RunInfo:
 
 
 @dataclasses.dataclass(frozen=True)
-class TestResult:
+class SavedResult:
     """One judged test to be saved: its metrics and its raw samples."""
 
     nodeid: str
@@ -295,7 +295,7 @@ class History:
             metrics["throughput"] = ops / metrics["p50"]
         return Baseline(tuple(wall), tuple(memory), ops, metrics, runs=len(rows))
 
-    def add_run(self, run: RunInfo, results: Sequence[TestResult], keep: int) -> str:
+    def add_run(self, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
         """Merge one session's results as a new run; returns the run's id."""
         document = self.document
         run_id = str(max((int(key) for key in document["runs"]), default=0) + 1)
@@ -350,12 +350,14 @@ class History:
         write_json_atomic(self.path, self.document, indent=None)
 
 
-def save_results(path: Path, run: RunInfo, results: Sequence[TestResult], keep: int) -> str:
+def save_results(path: Path, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
     """Lock, re-read, merge this run, prune and write atomically; returns the run's id.
 
     Re-reading under the lock means two sessions saving at once both land.
     """
     with locked(path):
+        for stale in path.parent.glob(f".{path.name}.*"):
+            stale.unlink(missing_ok=True)  # left by a saver that was killed mid-write
         history = History.load(path)
         run_id = history.add_run(run, results, keep)
         history.save()

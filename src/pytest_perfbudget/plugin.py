@@ -14,7 +14,7 @@ import pytest
 from . import hookspecs
 from .budget import Budget, BudgetError, Judgement, PerfBudgetWarning, judge
 from .environment import git_revision, machine_description, machine_fingerprint
-from .history import History, HistoryError, RunInfo, TestResult, save_results, write_json_atomic
+from .history import History, HistoryError, RunInfo, SavedResult, save_results, write_json_atomic
 from .measure import Clock, MemoryProbe, PerfMeter, Sampler, default_memory_probe
 from .report import Record, json_report, result_record, summary_rows, table_lines
 from .settings import ConfigError, IniOption, Settings, load_settings
@@ -354,7 +354,7 @@ def _save_history(config: pytest.Config, session: PerfSession) -> None:
         branch=branch,
     )
     results = [
-        TestResult(
+        SavedResult(
             nodeid=record["nodeid"],
             status=record["status"],
             rounds=record["rounds"],

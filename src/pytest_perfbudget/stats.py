@@ -109,7 +109,7 @@ class RegressionCheck:
 
 
 def _is_deterministic(values: Sequence[float]) -> bool:
-    """Zero spread, or most values tied (as memory readings usually are)."""
+    """Zero spread, or most values tied (as memory readings usually are); one side."""
     most_common = max(values.count(value) for value in set(values))
     return most_common * 2 > len(values)
 
@@ -128,8 +128,8 @@ def check_regression(
 
     1. Effect size first: the median must be worse than the baseline median by more than
        ``threshold`` (a fraction) and by more than ``min_change`` in absolute terms.
-    2. Deterministic samples (most values tied) and ``exact`` metrics (memory readings)
-       are judged on that alone.
+    2. Deterministic samples (on both sides most values tied) and ``exact`` metrics
+       (memory readings) are judged on that alone.
     3. Otherwise a two-sided Mann-Whitney U test must give p < 0.01, with at least
        6 samples a side; with fewer the check reports and does not fail.
 
@@ -148,7 +148,7 @@ def check_regression(
     )  # fmt: skip
     if worse_by <= threshold or abs(now - before) <= min_change:
         return found(outcome="ok")
-    if exact or _is_deterministic([*current, *baseline]):
+    if exact or (_is_deterministic(current) and _is_deterministic(baseline)):
         return found(outcome="regressed")
     if len(current) < MIN_SAMPLES or len(baseline) < MIN_SAMPLES:
         return found(outcome="too-few-samples")

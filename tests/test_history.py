@@ -1,0 +1,241 @@
+"""The history file: shape checks, baselines, retention, atomic and concurrent saves."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from pytest_perfbudget.history import (
+    BASELINE_RUNS,
+    SAMPLES_PER_RUN,
+    History,
+    HistoryError,
+    RunInfo,
+    SavedResult,
+    Status,
+    save_results,
+    thin,
+    write_json_atomic,
+)
+
+RUN = RunInfo("m1", {"cpu": "test"}, "2026-01-01T00:00:00Z", "abc123", "main")
+
+
+def result(
+    nodeid: str = "t.py::test_a",
+    *,
+    wall: Sequence[float] = (0.01,) * 10,
+    status: Status = "accepted",
+    memory: Sequence[float] = (4096.0,),
+) -> SavedResult:
+    ordered = sorted(wall)
+    metrics = {"p50": ordered[len(ordered) // 2], "p95": ordered[-1], "memory": max(memory)}
+    return SavedResult(nodeid, status, len(wall), 1.0, metrics, wall, memory)
+
+
+def test_missing_file_is_an_empty_history(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "none.json")
+    assert history.baseline("t.py::test_a", "m1") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "cannot read the history as JSON"),
+        (b'{"version": 1, "tests": {', "cannot read the history as JSON"),
+        (b"\xff\xfe", "cannot read the history as JSON"),
+        (b"[]", "the top level should be an object"),
+        (b'{"version": 99}', "history version 99 is not supported"),
+        (b'{"version": 1}', '"summary_columns" should be'),
+    ],
+)
+def test_unreadable_file_is_an_error_naming_it_and_left_alone(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "history.json"
+    path.write_bytes(content)
+    with pytest.raises(HistoryError, match=message) as raised:
+        History.load(path)
+    assert str(raised.value).startswith(str(path))
+    with pytest.raises(HistoryError):
+        save_results(path, RUN, [result()], keep=50)
+    assert path.read_bytes() == content
+
+
+def test_wrong_shape_inside_tests_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    save_results(path, RUN, [result()], keep=50)
+    document = json.loads(path.read_text())
+    document["tests"]["t.py::test_a"]["m1"]["summaries"] = [[1, 2]]
+    path.write_text(json.dumps(document))
+    with pytest.raises(HistoryError, match=r'"tests"/"t.py::test_a"/"m1"/summaries'):
+        History.load(path)
+
+
+def test_saved_runs_round_trip_with_run_info(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "history.json"
+    run_id = save_results(path, RUN, [result(), result("t.py::test_b")], keep=50)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["version"] == 1
+    assert document["runs"][run_id] == {
+        "time": "2026-01-01T00:00:00Z",
+        "commit": "abc123",
+        "branch": "main",
+        "machine": "m1",
+    }
+    assert document["machines"] == {"m1": {"cpu": "test"}}
+    assert set(document["tests"]) == {"t.py::test_a", "t.py::test_b"}
+    baseline = History.load(path).baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert baseline.wall == (0.01,) * 10
+    assert baseline.metrics["p50"] == 0.01
+    assert baseline.metrics["throughput"] == pytest.approx(100)
+
+
+def test_baseline_pools_the_newest_accepted_runs_only(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.json", History.load(tmp_path / "h.json").document)
+    for run in range(8):
+        history.add_run(RUN, [result(wall=[float(run)] * 3)], keep=50)
+    history.add_run(RUN, [result(wall=[99.0] * 3, status="rejected")], keep=50)
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert baseline.runs == BASELINE_RUNS
+    assert sorted(set(baseline.wall)) == [3.0, 4.0, 5.0, 6.0, 7.0]
+
+
+def test_baseline_on_another_machine_is_separate(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    history.add_run(RUN, [result()], keep=50)
+    assert history.baseline("t.py::test_a", "another machine") is None
+
+
+def test_a_rebased_run_starts_the_baseline_again(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    for _ in range(3):
+        history.add_run(RUN, [result(wall=[1.0] * 3)], keep=50)
+    history.add_run(RUN, [result(wall=[2.0] * 3, status="rebased")], keep=50)
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert baseline.wall == (2.0, 2.0, 2.0)
+    history.add_run(RUN, [result(wall=[2.5] * 3)], keep=50)
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert sorted(baseline.wall) == [2.0] * 3 + [2.5] * 3
+
+
+def test_retention_keeps_summaries_and_only_baseline_samples(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    for run in range(12):
+        save_results(path, RUN, [result(wall=[float(run)] * 3)], keep=10)
+    entry = json.loads(path.read_text())["tests"]["t.py::test_a"]["m1"]
+    assert [row[0] for row in entry["summaries"]] == list(range(3, 13))
+    assert sorted(entry["samples"], key=int) == [str(run) for run in range(8, 13)]
+    runs = json.loads(path.read_text())["runs"]
+    assert sorted(runs, key=int) == [str(run) for run in range(3, 13)]
+
+
+def test_prune(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    for _ in range(6):
+        history.add_run(RUN, [result()], keep=50)
+    history.prune(keep=2)
+    assert len(history.document["tests"]["t.py::test_a"]["m1"]["summaries"]) == 2
+    assert len(history.document["runs"]) == 2
+
+
+def test_thin_keeps_evenly_spaced_order_statistics() -> None:
+    thinned = thin([float(n) for n in range(1000, 0, -1)])
+    assert len(thinned) == SAMPLES_PER_RUN
+    assert thinned[0] == 1.0
+    assert thinned[-1] == 1000.0
+    assert thinned == sorted(thinned)
+    assert thin([3.0, 1.0]) == [1.0, 3.0]
+    assert thin([0.0123456789]) == [0.01235]
+
+
+def test_atomic_write_keeps_the_file_mode(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    write_json_atomic(path, {"a": 1})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    path.chmod(0o664)
+    write_json_atomic(path, {"a": 2})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o664
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["h.json"]
+
+
+def _save_many(path: str, name: str, count: int) -> None:
+    for number in range(count):
+        save_results(Path(path), RUN, [result(f"{name}.py::test_{number}")], keep=50)
+
+
+def test_concurrent_savers_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_save_many, args=(str(path), name, 15)) for name in ("a", "b")
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    document = json.loads(path.read_text())
+    assert len(document["runs"]) == 30
+    assert set(document["tests"]) == {
+        f"{name}.py::test_{number}" for name in ("a", "b") for number in range(15)
+    }
+
+
+SAVER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from pytest_perfbudget.history import RunInfo, SavedResult, save_results
+
+    run = RunInfo("m1", {"cpu": "x"}, "2026-01-01T00:00:00Z", None, None)
+    results = [
+        SavedResult(f"t.py::test_{n}", "accepted", 100, 1.0, {"p50": 0.001 * n},
+                   [0.001 * n] * 100, [4096.0])
+        for n in range(1, 400)
+    ]
+    path = Path(sys.argv[1])
+    while True:
+        save_results(path, run, results, keep=50)
+        print("saved", flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_killed_saver_leaves_a_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    save_results(path, RUN, [result()], keep=50)
+    generator = random.Random(1234)
+    for _ in range(50):
+        saver = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert saver.stdout is not None
+        saver.stdout.readline()  # at least one save finished: the interpreter is warm
+        time.sleep(generator.uniform(0, 0.2))
+        os.kill(saver.pid, signal.SIGKILL)
+        saver.wait()
+        history = History.load(path)  # never torn: the old file or the new one
+        assert "t.py::test_1" in history.document["tests"]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("h.json", "h.json.lock")]
+    assert len(leftovers) <= 1  # the next save clears what a killed saver left
