@@ -68,9 +68,8 @@ def main() -> None:
             wall_ratios.append(with_plugin[1] / without[1])
     cpu_ratio = statistics.median(cpu_ratios)
     wall_ratio = statistics.median(wall_ratios)
-    print(
-        f"{args.tests} unbudgeted tests, {args.pairs} interleaved pairs, plugin vs -p no:perfbudget"
-    )
+    print(f"{args.tests} unbudgeted tests, {args.pairs} interleaved pairs:")
+    print("  plugin loaded vs -p no:perfbudget")
     print(f"  CPU time ratio (median of pairs):  {cpu_ratio:.4f} ({(cpu_ratio - 1) * 100:+.2f}%)")
     print(
         f"  wall time ratio (median of pairs): {wall_ratio:.4f} ({(wall_ratio - 1) * 100:+.2f}%)"

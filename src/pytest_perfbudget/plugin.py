@@ -116,7 +116,7 @@ def _writable(path: Path) -> bool:
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
-    return not path.is_dir() and os.access(directory, os.W_OK)
+    return directory.is_dir() and not path.is_dir() and os.access(directory, os.W_OK)
 
 
 def _settings(config: pytest.Config) -> Settings:

@@ -1,0 +1,336 @@
+"""Baselines end to end: saving, comparing, accepting, xdist, hooks, broken history files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SLEEPY = """
+import os, time, pytest
+
+DELAY = float(os.environ.get("DELAY", "0.005"))
+
+@pytest.mark.perf_budget(rounds=8, warmup=0)
+def test_sleepy():
+    time.sleep(DELAY)
+"""
+
+
+def history_of(pytester: pytest.Pytester) -> dict[str, object]:
+    document: dict[str, object] = json.loads(
+        (pytester.path / ".perf" / "history.json").read_text(encoding="utf-8")
+    )
+    return document
+
+
+def summaries(pytester: pytest.Pytester, nodeid: str) -> list[list[object]]:
+    tests = history_of(pytester)["tests"]
+    assert isinstance(tests, dict)
+    (entry,) = tests[nodeid].values()
+    rows: list[list[object]] = entry["summaries"]
+    return rows
+
+
+def save_baseline(pytester: pytest.Pytester, runs: int = 2) -> None:
+    for _ in range(runs):
+        pytester.runpytest("--perf-save").assert_outcomes(passed=1)
+
+
+def test_a_slowdown_against_the_baseline_fails(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    result = pytester.runpytest("--perf-report=report.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "perf regression: p50 5*ms vs baseline 5.*ms (+*% > +20%, p=*)",
+            "test*metric*measured*limit*baseline*change*verdict",
+            "*::test_sleepy*p50*5*ms*-*5.*ms*+*%*fail",
+        ]
+    )
+    (test,) = json.loads((pytester.path / "report.json").read_text())["tests"]
+    (check,) = [check for check in test["regressions"] if check["metric"] == "p50"]
+    assert check["outcome"] == "regressed"
+    assert check["p_value"] < 0.01
+    assert test["rounds"] == 16  # confirmed: measured a second time and pooled
+    assert test["status"] == "rejected"
+
+
+def test_unchanged_code_does_not_regress(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    result = pytester.runpytest("--perf-regression=100%")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*::test_sleepy*p50*5.*ms*-*5.*ms*pass"])
+
+
+def test_no_compare_and_regression_overrides(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    pytester.runpytest("--perf-no-compare").assert_outcomes(passed=1)
+    pytester.runpytest("--perf-regression=5000%").assert_outcomes(passed=1)
+    pytester.runpytest("--perf-warn-only").assert_outcomes(passed=1, warnings=1)
+    pytester.makepyprojecttoml('[tool.perfbudget]\nregression = "5000%"\n')
+    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest("--perf-regression=20%").assert_outcomes(failed=1)
+
+
+def test_marker_regression_beats_the_flag(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SLEEPY.replace("warmup=0", 'warmup=0, regression={"latency": "5000%"}'))
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    pytester.runpytest("--perf-regression=1%").assert_outcomes(passed=1)
+
+
+def test_rejected_results_stay_out_of_the_baseline_until_accepted(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    pytester.runpytest("--perf-save").assert_outcomes(failed=1)
+    pytester.runpytest("--perf-save").assert_outcomes(failed=1)
+    statuses = [
+        row[1]
+        for row in summaries(
+            pytester,
+            "test_rejected_results_stay_out_of_the_baseline_until_accepted.py::test_sleepy",
+        )
+    ]
+    assert statuses == ["accepted", "accepted", "rejected", "rejected"]
+    result = pytester.runpytest("--perf-save", "--perf-accept")
+    result.assert_outcomes(failed=1)
+    pytester.runpytest().assert_outcomes(passed=1)
+    nodeid = "test_rejected_results_stay_out_of_the_baseline_until_accepted.py::test_sleepy"
+    assert [row[1] for row in summaries(pytester, nodeid)][-1] == "rebased"
+
+
+def test_failed_skipped_and_xfailed_tests_are_not_saved(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(rounds=2)
+        def test_fails():
+            assert False
+
+        @pytest.mark.perf_budget(rounds=2)
+        def test_skips():
+            pytest.skip("no")
+
+        @pytest.mark.xfail(reason="known")
+        @pytest.mark.perf_budget(rounds=2)
+        def test_xfails():
+            assert False
+
+        @pytest.mark.perf_budget(rounds=2)
+        def test_passes():
+            pass
+        """
+    )
+    pytester.runpytest("--perf-save").assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
+    tests = history_of(pytester)["tests"]
+    assert isinstance(tests, dict)
+    assert list(tests) == ["test_failed_skipped_and_xfailed_tests_are_not_saved.py::test_passes"]
+
+
+def test_history_flag_and_run_details(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SLEEPY)
+    pytester.runpytest("--perf-save", "--perf-history=elsewhere/h.json").assert_outcomes(passed=1)
+    document = json.loads((pytester.path / "elsewhere" / "h.json").read_text())
+    (run,) = document["runs"].values()
+    assert run["commit"] is None  # not a git repository: recorded as unknown
+    assert run["branch"] is None
+    assert run["time"].endswith("Z")
+    assert not (pytester.path / ".perf").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{truncated", "cannot read the history as JSON"),
+        ('{"version": 7}', "history version 7 is not supported"),
+        ('{"version": 1, "summary_columns": 3}', '"summary_columns" should be'),
+    ],
+)
+def test_unreadable_history_is_a_usage_error_and_left_alone(
+    pytester: pytest.Pytester, content: str, message: str
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    path = pytester.path / ".perf" / "history.json"
+    path.parent.mkdir()
+    path.write_text(content)
+    result = pytester.runpytest("--perf-save")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {path}: *{message}*"])
+    assert path.read_text() == content
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_unwritable_history_is_reported_before_the_tests_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SLEEPY)
+    locked_dir = pytester.path / "locked"
+    locked_dir.mkdir()
+    locked_dir.chmod(0o500)
+    try:
+        if _can_write(locked_dir):
+            pytest.skip("running as a user who can write anywhere")
+        result = pytester.runpytest("--perf-save", "--perf-history=locked/h.json")
+    finally:
+        locked_dir.chmod(0o700)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --perf-save: cannot write the history *locked/h.json"])
+    assert "test_sleepy" not in result.stdout.str()
+
+
+def _can_write(directory: Path) -> bool:
+    try:
+        (directory / "probe").write_text("")
+    except OSError:
+        return False
+    (directory / "probe").unlink()
+    return True
+
+
+def test_history_under_a_file_is_reported_before_the_tests_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    (pytester.path / "afile").write_text("")
+    result = pytester.runpytest("--perf-save", "--perf-history=afile/h.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --perf-save: cannot write the history *afile/h.json"])
+
+
+def test_xdist_controller_alone_saves_every_result(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        @pytest.mark.perf_budget(rounds=3)
+        def test_many(n):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "--perf-save")
+    result.assert_outcomes(passed=6)
+    document = history_of(pytester)
+    tests = document["tests"]
+    runs = document["runs"]
+    assert isinstance(tests, dict)
+    assert isinstance(runs, dict)
+    assert len(tests) == 6
+    assert len(runs) == 1
+
+
+def test_two_concurrent_saving_sessions_lose_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_one="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(5))
+        @pytest.mark.perf_budget(max_time="200ms")
+        def test_one(n):
+            pass
+        """,
+        test_two="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(5))
+        @pytest.mark.perf_budget(max_time="200ms")
+        def test_two(n):
+            pass
+        """,
+    )
+    history = pytester.path / "shared.json"
+    sessions = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", name, "--perf-save",
+             f"--perf-history={history}"],
+            cwd=pytester.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for name in ("test_one.py", "test_two.py")
+    ]  # fmt: skip
+    for session in sessions:
+        session.communicate(timeout=120)
+        assert session.returncode == 0
+    document = json.loads(history.read_text())
+    assert len(document["runs"]) == 2
+    assert sorted(document["tests"]) == sorted(
+        [f"test_one.py::test_one[{n}]" for n in range(5)]
+        + [f"test_two.py::test_two[{n}]" for n in range(5)]
+    )
+
+
+def test_result_hook_sees_every_judged_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import json
+
+        seen = []
+
+        def pytest_perfbudget_result(item, result):
+            seen.append((item.nodeid, result["verdict"], json.dumps(result) is not None))
+
+        def pytest_sessionfinish(session):
+            print("SEEN", sorted(seen))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import time, pytest
+
+        @pytest.mark.perf_budget(p95="5s", rounds=2)
+        def test_fine():
+            pass
+
+        @pytest.mark.perf_budget(p95="1ms", rounds=2)
+        def test_slow():
+            time.sleep(0.02)
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*SEEN [[]('test_result_hook_sees_every_judged_test.py::test_fine', 'pass', True), "
+            "('test_result_hook_sees_every_judged_test.py::test_slow', 'fail', True)[]]"
+        ]
+    )
+
+
+def test_fingerprint_hook_names_the_machine(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_perfbudget_fingerprint(config):
+            return "ci-runner-large"
+        """
+    )
+    pytester.makepyfile(SLEEPY)
+    pytester.runpytest("--perf-save").assert_outcomes(passed=1)
+    document = history_of(pytester)
+    tests = document["tests"]
+    assert isinstance(tests, dict)
+    assert list(tests["test_fingerprint_hook_names_the_machine.py::test_sleepy"]) == [
+        "ci-runner-large"
+    ]
