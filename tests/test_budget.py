@@ -16,6 +16,7 @@ from pytest_perfbudget.budget import (
     build_budget,
     judge,
 )
+from pytest_perfbudget.history import Baseline
 from pytest_perfbudget.measure import Measurement
 
 
@@ -151,3 +152,66 @@ def test_warn_level_and_warn_only_do_not_fail() -> None:
     assert judge("t", error_budget, broken, warn_only=False).findings == [
         "perf budget exceeded: p50 1s > 100ms (1 round)"
     ]
+
+
+def baseline_of(wall: Sequence[float], memory: Sequence[float] = (4096.0,)) -> Baseline:
+    ordered = sorted(wall)
+    return Baseline(tuple(wall), tuple(memory), 1.0, {"p50": ordered[len(ordered) // 2]}, runs=5)
+
+
+def test_regression_against_the_baseline_fails_with_spec_message() -> None:
+    budget = Budget()
+    slow = measurement([0.0142 + n * 1e-5 for n in range(30)], [4096.0])
+    baseline = baseline_of([0.0101 + n * 1e-5 for n in range(30)])
+    judgement = judge("t", budget, slow, baseline, warn_only=False)
+    assert judgement.verdict == "fail"
+    assert judgement.regressed
+    (message,) = judgement.findings
+    assert message.startswith("perf regression: p50 14.3ms vs baseline 10.2ms (+40.")
+    assert message.endswith("% > +20%, p=3e-11)")
+
+
+def test_regressions_only_warn_when_asked() -> None:
+    slow = measurement([0.02] * 10 + [0.021] * 10)
+    baseline = baseline_of([0.01] * 10 + [0.011] * 10)
+    assert judge("t", Budget(level="warn"), slow, baseline, warn_only=False).verdict == "warn"
+    assert judge("t", Budget(), slow, baseline, warn_only=True).verdict == "warn"
+
+
+def test_throughput_is_checked_only_when_limited() -> None:
+    slow = measurement([0.02] * 10 + [0.021] * 10, [4096.0])
+    baseline = baseline_of([0.01] * 10 + [0.011] * 10)
+    plain = judge("t", Budget(), slow, baseline, warn_only=False)
+    assert [check.metric for check in plain.regressions] == ["p50", "memory"]
+    limited = judge("t", Budget(limits=(Limit("throughput", 1),)), slow, baseline, warn_only=False)
+    assert [check.metric for check in limited.regressions] == ["p50", "throughput", "memory"]
+    assert "perf regression: throughput 48.8/s vs baseline 95.5/s (-48.9% < -15%" in (
+        " ".join(limited.findings)
+    )
+
+
+def test_memory_regression_is_exact_above_a_floor() -> None:
+    mib = 1024 * 1024
+    wall = [0.01] * 10
+    grown = judge(
+        "t",
+        Budget(),
+        measurement(wall, [64 * mib]),
+        baseline_of(wall, [16 * mib]),
+        warn_only=False,
+    )
+    assert grown.findings == [
+        "perf regression: memory 64MiB vs baseline 16MiB (+300.0% > +50%, exact)"
+    ]
+    jitter = judge(
+        "t", Budget(), measurement(wall, [12288.0]), baseline_of(wall, [4096.0]), warn_only=False
+    )
+    assert jitter.verdict == "pass"
+
+
+def test_noisy_baseline_is_noted() -> None:
+    noisy = baseline_of([0.01, 0.02, 0.005, 0.03, 0.01, 0.04, 0.008, 0.02])
+    judgement = judge("t", Budget(), measurement([0.01] * 8), noisy, warn_only=False)
+    assert judgement.verdict == "pass"
+    (note,) = judgement.notes
+    assert note.startswith("perf noise: the baseline p50 varies by more than half the 20%")
