@@ -16,7 +16,7 @@ from pytest_perfbudget.budget import (
     build_budget,
     judge,
 )
-from pytest_perfbudget.history import Baseline
+from pytest_perfbudget.history import Baseline, BaselineRun
 from pytest_perfbudget.measure import Measurement
 
 
@@ -154,9 +154,16 @@ def test_warn_level_and_warn_only_do_not_fail() -> None:
     ]
 
 
-def baseline_of(wall: Sequence[float], memory: Sequence[float] = (4096.0,)) -> Baseline:
+def baseline_of(
+    wall: Sequence[float],
+    memory: Sequence[float] = (4096.0,),
+    *,
+    reference: float | None = None,
+    cpu_share: float = 1.0,
+) -> Baseline:
     ordered = sorted(wall)
-    return Baseline(tuple(wall), tuple(memory), 1.0, {"p50": ordered[len(ordered) // 2]}, runs=5)
+    runs = (BaselineRun(reference, cpu_share, tuple(wall)),)
+    return Baseline(tuple(wall), tuple(memory), 1.0, {"p50": ordered[len(ordered) // 2]}, runs)
 
 
 def test_regression_against_the_baseline_fails_with_spec_message() -> None:
@@ -215,3 +222,36 @@ def test_noisy_baseline_is_noted() -> None:
     assert judgement.verdict == "pass"
     (note,) = judgement.notes
     assert note.startswith("perf noise: the baseline p50 varies by more than half the 20%")
+
+
+def at_reference(wall: Sequence[float], reference: float) -> Measurement:
+    return Measurement(wall=tuple(wall), cpu=tuple(wall), memory=(), reference=reference)
+
+
+def test_a_slowdown_of_the_machine_itself_is_not_a_regression() -> None:
+    baseline = baseline_of([0.0100 + n * 1e-5 for n in range(30)], reference=100e-6)
+    slower_machine = at_reference([0.0150 + n * 1e-5 for n in range(30)], reference=150e-6)
+    judgement = judge("t", Budget(), slower_machine, baseline, warn_only=False)
+    assert judgement.verdict == "pass"
+    (check,) = judgement.regressions
+    assert check.outcome == "machine-slower"
+    assert check.machine_change == pytest.approx(0.5)
+    (note,) = judgement.notes
+    assert note.startswith("perf note: p50 changed +49.")
+    assert "machine itself ran +50.0% slower" in note
+
+
+def test_a_real_slowdown_is_caught_on_a_faster_machine() -> None:
+    baseline = baseline_of([0.0100 + n * 1e-5 for n in range(30)], reference=100e-6)
+    code_slower = at_reference([0.0081 + n * 1e-5 for n in range(30)], reference=60e-6)
+    judgement = judge("t", Budget(), code_slower, baseline, warn_only=False)
+    assert judgement.verdict == "fail"
+    (message,) = judgement.findings
+    assert message.startswith("perf regression: p50 8.24ms vs baseline 6.09ms (+35.5% > +20%")
+    assert message.endswith("baseline rescaled to this run's machine speed (-40%))")
+
+
+def test_waiting_time_does_not_scale_with_machine_speed() -> None:
+    sleeping = baseline_of([0.0100 + n * 1e-5 for n in range(30)], reference=100e-6, cpu_share=0.0)
+    same_sleep = at_reference([0.0100 + n * 1e-5 for n in range(30)], reference=60e-6)
+    assert judge("t", Budget(), same_sleep, sleeping, warn_only=False).verdict == "pass"

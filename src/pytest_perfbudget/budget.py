@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from .history import Baseline
 from .measure import Measurement, Rounds
-from .stats import RegressionCheck, check_regression
+from .stats import RegressionCheck, check_regression, median
 from .units import (
     UnitError,
     format_duration,
@@ -243,26 +243,60 @@ Verdict = Literal["pass", "warn", "fail"]
 MEMORY_NOISE_FLOOR = 1024 * 1024
 
 
+def _at_equal_speed(
+    raw: RegressionCheck,
+    measurement: Measurement,
+    baseline: Baseline,
+    check: Callable[[Sequence[float]], RegressionCheck],
+) -> RegressionCheck:
+    """The check against the baseline rescaled to this run's machine speed, when known.
+
+    Shared machines change speed by tens of percent between runs; the reference kernel
+    timed while measuring tells by how much, and the CPU-bound share of the baseline's
+    times is rescaled by it. A slowdown that the machine's own slowdown explains is
+    reported as ``machine-slower`` and does not fail.
+    """
+    references = [run.reference for run in baseline.runs if run.reference]
+    if measurement.reference is None or not references:
+        return raw
+    at_speed = baseline.wall_at_speed(measurement.reference)
+    if at_speed is None:
+        return raw
+    adjusted = check(at_speed)
+    machine_change = measurement.reference / median(references) - 1
+    if raw.regressed and not adjusted.regressed:
+        return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)
+    return dataclasses.replace(adjusted, machine_change=machine_change)
+
+
 def check_regressions(
     budget: Budget, measurement: Measurement, baseline: Baseline
 ) -> tuple[RegressionCheck, ...]:
     """Regression checks of a measurement against its baseline, per STATISTICS.md.
 
     Latency is judged on the per-call wall times (as p50), memory on its readings, and
-    throughput, when the budget limits it, on the per-call rates.
+    throughput, when the budget limits it, on the per-call rates; time is compared at
+    equal machine speed where the speeds are known.
     """
-    checks = [
-        check_regression("p50", measurement.wall, baseline.wall, budget.regression["latency"])
-    ]
+
+    def latency(baseline_wall: Sequence[float]) -> RegressionCheck:
+        return check_regression(
+            "p50", measurement.wall, baseline_wall, budget.regression["latency"]
+        )
+
+    def throughput(baseline_wall: Sequence[float]) -> RegressionCheck:
+        return check_regression(
+            "throughput",
+            [measurement.ops / wall for wall in measurement.wall if wall > 0],
+            [baseline.ops / wall for wall in baseline_wall if wall > 0],
+            budget.regression["throughput"],
+            higher_is_worse=False,
+        )
+
+    checks = [_at_equal_speed(latency(baseline.wall), measurement, baseline, latency)]
     if any(limit.metric == "throughput" for limit in budget.limits) and baseline.wall:
         checks.append(
-            check_regression(
-                "throughput",
-                [measurement.ops / wall for wall in measurement.wall if wall > 0],
-                [baseline.ops / wall for wall in baseline.wall if wall > 0],
-                budget.regression["throughput"],
-                higher_is_worse=False,
-            )
+            _at_equal_speed(throughput(baseline.wall), measurement, baseline, throughput)
         )
     if measurement.memory:
         checks.append(
@@ -286,10 +320,25 @@ def describe_regression(check: RegressionCheck) -> str:
         (">", check.threshold) if check.metric != "throughput" else ("<", -check.threshold)
     )
     evidence = "exact" if check.p_value is None else f"p={check.p_value:.2g}"
+    if check.machine_change is not None and abs(check.machine_change) >= 0.05:
+        evidence += (
+            f", baseline rescaled to this run's machine speed ({check.machine_change * 100:+.0f}%)"
+        )
     return (
         f"perf regression: {check.metric} {format_metric(check.metric, check.current)} "
         f"vs baseline {format_metric(check.metric, check.baseline)} "
         f"({check.change * 100:+.1f}% {sign} {bound * 100:+.3g}%, {evidence})"
+    )
+
+
+def describe_machine_slower(check: RegressionCheck) -> str:
+    """A note that a slowdown is the machine's, not the code's."""
+    change = check.change or 0.0
+    machine = check.machine_change or 0.0
+    return (
+        f"perf note: {check.metric} changed {change * 100:+.1f}% against the baseline, but the "
+        f"machine itself ran {machine * 100:+.1f}% slower than when the baseline was saved "
+        "(reference kernel); not counted as a regression"
     )
 
 
@@ -331,8 +380,13 @@ class Judgement:
 
     @property
     def notes(self) -> list[str]:
-        """Warnings that do not fail the test: baselines too noisy for their threshold."""
-        return [describe_noise(check) for check in self.regressions if check.noisy]
+        """Warnings that do not fail the test: baselines too noisy for their threshold,
+        and slowdowns that the machine's own slowdown explains."""
+        return [describe_noise(check) for check in self.regressions if check.noisy] + [
+            describe_machine_slower(check)
+            for check in self.regressions
+            if check.outcome == "machine-slower"
+        ]
 
 
 def judge(

@@ -4,7 +4,7 @@ Layout (version 1; every number in base units)::
 
     {
       "version": 1,
-      "summary_columns": ["run", "status", "rounds", "ops", "p50", ...],
+      "summary_columns": ["run", "status", "rounds", "ops", "reference", "p50", ...],
       "machines": {"<fingerprint>": {"cpu": ..., "cores": ..., "os": ..., "python": ...}},
       "runs": {"<run>": {"time": ..., "commit": ..., "branch": ..., "machine": ...}},
       "tests": {
@@ -44,6 +44,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "VERSION",
     "Baseline",
+    "BaselineRun",
     "History",
     "HistoryError",
     "RunInfo",
@@ -60,9 +61,10 @@ BASELINE_RUNS = 5
 #: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
 SAMPLES_PER_RUN = 20
 SUMMARY_COLUMNS = (
-    "run", "status", "rounds", "ops", "p50", "p90", "p95", "p99", "mean", "max", "cpu", "memory",
+    "run", "status", "rounds", "ops", "reference",
+    "p50", "p90", "p95", "p99", "mean", "max", "cpu", "memory",
 )  # fmt: skip
-METRIC_COLUMNS = SUMMARY_COLUMNS[4:]
+METRIC_COLUMNS = SUMMARY_COLUMNS[5:]
 SIGNIFICANT_DIGITS = 4
 
 Status = Literal["accepted", "rejected", "rebased"]
@@ -161,6 +163,7 @@ class SavedResult:
     metrics: Mapping[str, float]
     wall: Sequence[float]
     memory: Sequence[float]
+    reference: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,14 +171,39 @@ class Baseline:
     """A test's baseline on one machine: its newest accepted runs.
 
     ``wall`` and ``memory`` pool those runs' raw samples; ``metrics`` holds, per metric, the
-    median over those runs of their summaries.
+    median over those runs of their summaries; ``runs`` keeps each run's own samples with
+    the machine's speed then.
     """
 
     wall: tuple[float, ...]
     memory: tuple[float, ...]
     ops: float
     metrics: Mapping[str, float]
-    runs: int
+    runs: tuple[BaselineRun, ...]
+
+    def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
+        """The pooled wall samples as if every run had been measured at the machine speed
+        ``reference``; None when a run's speed is unknown.
+
+        Only the share of the time spent on the CPU (CPU time over wall time) scales with
+        the machine's speed; time spent waiting does not.
+        """
+        scaled: list[float] = []
+        for run in self.runs:
+            if run.reference is None or run.reference <= 0:
+                return None
+            factor = 1 + run.cpu_share * (reference / run.reference - 1)
+            scaled.extend(value * factor for value in run.wall)
+        return tuple(scaled)
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineRun:
+    """One run of a baseline: the machine's speed then, its CPU share and its samples."""
+
+    reference: float | None
+    cpu_share: float
+    wall: tuple[float, ...]
 
 
 def _shape_error(path: Path, where: str, expected: str) -> HistoryError:
@@ -281,10 +309,14 @@ class History:
             return None
         wall: list[float] = []
         memory: list[float] = []
+        runs: list[BaselineRun] = []
         for row in rows:
             samples = entry["samples"].get(str(row[0]), {})
             wall.extend(samples.get("wall", []))
             memory.extend(samples.get("memory", []))
+            p50, cpu = row[SUMMARY_COLUMNS.index("p50")], row[SUMMARY_COLUMNS.index("cpu")]
+            cpu_share = min(1.0, max(0.0, cpu / p50)) if p50 > 0 else 1.0
+            runs.append(BaselineRun(row[4], cpu_share, tuple(samples.get("wall", []))))
         metrics = {
             column: median([row[index] for row in rows])
             for index, column in enumerate(SUMMARY_COLUMNS)
@@ -293,7 +325,7 @@ class History:
         ops = median([row[3] for row in rows])
         if metrics["p50"] > 0:
             metrics["throughput"] = ops / metrics["p50"]
-        return Baseline(tuple(wall), tuple(memory), ops, metrics, runs=len(rows))
+        return Baseline(tuple(wall), tuple(memory), ops, metrics, tuple(runs))
 
     def add_run(self, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
         """Merge one session's results as a new run; returns the run's id."""
@@ -309,7 +341,8 @@ class History:
         for result in results:
             machines = document["tests"].setdefault(result.nodeid, {})
             entry = machines.setdefault(run.machine, {"summaries": [], "samples": {}})
-            row = [int(run_id), result.status, result.rounds, _round(result.ops)]
+            reference = None if result.reference is None else _round(result.reference)
+            row = [int(run_id), result.status, result.rounds, _round(result.ops), reference]
             row += [_round(result.metrics.get(column, 0.0)) for column in METRIC_COLUMNS]
             entry["summaries"].append(row)
             entry["samples"][run_id] = {"wall": thin(result.wall), "memory": thin(result.memory)}

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_ROUNDS",
     "MEMORY_ROUNDS",
     "MIN_ROUNDS",
+    "REFERENCE_INTERVAL",
     "Clock",
     "MeasuredBlock",
     "Measurement",
@@ -27,6 +28,7 @@ __all__ = [
     "Rounds",
     "Sampler",
     "default_memory_probe",
+    "reference_seconds",
 ]
 
 #: ``rounds="auto"`` measures at least this many calls, whatever ``max_time`` says...
@@ -35,6 +37,8 @@ MIN_ROUNDS = 10
 MAX_ROUNDS = 10_000
 #: Peak memory is read on this many of a test's measured calls (the first ones).
 MEMORY_ROUNDS = 3
+#: While measuring, the machine's speed is read this often (seconds), between calls.
+REFERENCE_INTERVAL = 0.002
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -168,6 +172,24 @@ def default_memory_probe() -> MemoryProbe:
     return SamplingProbe()
 
 
+def _reference_kernel() -> int:
+    total = 0
+    for number in range(300):
+        total += number * number % 7
+    return total
+
+
+def reference_seconds(clock: Clock) -> float:
+    """Wall time of one run of a fixed pure-Python kernel: the machine's speed now.
+
+    Shared CI machines change speed by tens of percent from one second to the next; a
+    baseline saved at one speed is compared at another by scaling with this figure.
+    """
+    start = clock.wall_ns()
+    _reference_kernel()
+    return max(clock.wall_ns() - start, 1) / 1e9
+
+
 @dataclasses.dataclass(frozen=True)
 class Measurement:
     """The samples of one test: seconds and bytes per measured call."""
@@ -177,6 +199,8 @@ class Measurement:
     memory: tuple[float, ...]
     ops: float = 1.0
     memory_method: str | None = None
+    #: The machine's speed while measuring: seconds of the reference kernel, or None.
+    reference: float | None = None
 
     @property
     def rounds(self) -> int:
@@ -213,6 +237,11 @@ class Sampler:
         self._wall_ns: list[int] = []
         self._cpu_ns: list[int] = []
         self._memory: list[int] = []
+        self._references: list[float] = []
+
+    def note_machine_speed(self) -> None:
+        """Time the reference kernel now; the measurement reports the mean of these."""
+        self._references.append(reference_seconds(self._clock))
 
     def _probe_for_next_call(self) -> MemoryProbe | None:
         """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed."""
@@ -235,7 +264,8 @@ class Sampler:
 
         ``rounds="auto"`` measures until ``max_time`` has passed, within
         :data:`MIN_ROUNDS` and :data:`MAX_ROUNDS` calls. The loop is kept bare: between
-        the clock reads there is only the call.
+        the clock reads there is only the call. Every :data:`REFERENCE_INTERVAL` the
+        machine's speed is read between two calls.
         """
         for _ in range(warmup):
             call()
@@ -243,6 +273,8 @@ class Sampler:
         wanted = MAX_ROUNDS if rounds == "auto" else rounds
         minimum = MIN_ROUNDS if rounds == "auto" else rounds
         deadline = wall_ns() + int(max_time * 1e9)
+        interval = int(REFERENCE_INTERVAL * 1e9)
+        next_reference = wall_ns() + interval
         for count in range(1, wanted + 1):
             probe = self._probe_for_next_call()
             if probe is not None:
@@ -256,6 +288,9 @@ class Sampler:
                 cpu_end = cpu_ns()
                 growth = probe.stop() if probe is not None else None
             self._record(wall_end - wall_start, cpu_end - cpu_start, growth)
+            if wall_end >= next_reference:
+                self.note_machine_speed()
+                next_reference = wall_end + interval
             if count >= minimum and wall_end >= deadline:
                 break
         return result
@@ -270,6 +305,7 @@ class Sampler:
             memory=tuple(float(size) for size in self._memory),
             ops=ops,
             memory_method=self._memory_probe.method if self._memory_probe else None,
+            reference=median(self._references) if self._references else None,
         )
 
 

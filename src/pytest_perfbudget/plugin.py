@@ -278,10 +278,13 @@ class BudgetedTestHooks:
 
         def measured_test_function(**kwargs: Any) -> object:
             call = functools.partial(test_function, **kwargs)
+            sampler.note_machine_speed()
             result = measure(call)
+            sampler.note_machine_speed()
             first = self._judge(pyfuncitem, sampler)
             if first is not None and first.regressed and budget.rounds != 1:
                 result = measure(call)
+                sampler.note_machine_speed()
             return result
 
         pyfuncitem.obj = measured_test_function
@@ -362,6 +365,7 @@ def _save_history(config: pytest.Config, session: PerfSession) -> None:
             metrics=record["metrics"],
             wall=record["samples"]["wall"],
             memory=record["samples"]["memory"],
+            reference=record["reference"],
         )
         for record in session.records
     ]

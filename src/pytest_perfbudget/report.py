@@ -60,6 +60,7 @@ def result_record(judgement: Judgement, *, accept: bool) -> Record:
         "baseline": baseline or None,
         "regressions": [dataclasses.asdict(check) for check in judgement.regressions],
         "memory_method": measurement.memory_method,
+        "reference": measurement.reference,
         "samples": {"wall": thin(measurement.wall), "memory": list(measurement.memory)},
         "messages": judgement.findings,
         "notes": judgement.notes,

@@ -87,7 +87,9 @@ ALPHA = 0.01
 #: Below this many samples a side the normal approximation cannot reach p < 0.01.
 MIN_SAMPLES = 6
 
-Outcome = Literal["regressed", "ok", "no-baseline", "too-few-samples", "not-significant"]
+Outcome = Literal[
+    "regressed", "ok", "no-baseline", "too-few-samples", "not-significant", "machine-slower"
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +104,8 @@ class RegressionCheck:
     change: float | None = None
     p_value: float | None = None
     noisy: bool = False
+    #: How much slower the machine itself ran than when the baseline was saved, if known.
+    machine_change: float | None = None
 
     @property
     def regressed(self) -> bool:
