@@ -94,6 +94,13 @@ def main() -> None:
             print(f"A/A run {index + 1}: {len(alarms)} of {len(tests)} flagged {alarms}")
         tests = run(directory, slowdown=1.35)
         caught = sum(regressed(test) for test in tests)
+        for test in tests:
+            if not regressed(test):
+                (check,) = [c for c in test["regressions"] if c["metric"] == "p50"]  # type: ignore[union-attr]
+                print(
+                    f"A/B missed {test['nodeid']}: {check['outcome']}, change "
+                    f"{check['change']:+.1%}, machine {check['machine_change']:+.1%}"
+                )
     print(f"A/A: {false_alarms} false regressions in {comparisons} comparisons (target 0)")
     print(f"A/B (+35%): {caught} of {len(tests)} caught (target >= 11)")
 
