@@ -95,8 +95,10 @@ def main() -> None:
         tests = run(directory, slowdown=1.35)
         caught = sum(regressed(test) for test in tests)
         for test in tests:
+            checks = test["regressions"]
+            assert isinstance(checks, list)
             if not regressed(test):
-                (check,) = [c for c in test["regressions"] if c["metric"] == "p50"]  # type: ignore[union-attr]
+                (check,) = [c for c in checks if c["metric"] == "p50"]
                 print(
                     f"A/B missed {test['nodeid']}: {check['outcome']}, change "
                     f"{check['change']:+.1%}, machine {check['machine_change']:+.1%}"

@@ -109,12 +109,12 @@ def test_rejected_results_stay_out_of_the_baseline_until_accepted(
             "test_rejected_results_stay_out_of_the_baseline_until_accepted.py::test_sleepy",
         )
     ]
-    assert statuses == ["accepted", "accepted", "rejected", "rejected"]
+    assert statuses == ["a", "a", "r", "r"]
     result = pytester.runpytest("--perf-save", "--perf-accept")
     result.assert_outcomes(failed=1)
     pytester.runpytest().assert_outcomes(passed=1)
     nodeid = "test_rejected_results_stay_out_of_the_baseline_until_accepted.py::test_sleepy"
-    assert [row[1] for row in summaries(pytester, nodeid)][-1] == "rebased"
+    assert [row[1] for row in summaries(pytester, nodeid)][-1] == "b"
 
 
 def test_failed_skipped_and_xfailed_tests_are_not_saved(pytester: pytest.Pytester) -> None:

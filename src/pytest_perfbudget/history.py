@@ -4,21 +4,21 @@ Layout (version 1; every number in base units)::
 
     {
       "version": 1,
-      "summary_columns": ["run", "status", "rounds", "ops", "reference", "p50", ...],
+      "summary_columns": ["run", "status", "rounds", "ops", "p50", ...],
       "machines": {"<fingerprint>": {"cpu": ..., "cores": ..., "os": ..., "python": ...}},
       "runs": {"<run>": {"time": ..., "commit": ..., "branch": ..., "machine": ...}},
       "tests": {
         "<node id>": {
           "<fingerprint>": {
             "summaries": [[<one value per summary column>], ...],   # oldest first
-            "samples": {"<run>": {"wall": [...], "memory": [...]}}  # baseline runs only
+            "samples": {"<run>": {"wall": [...], "memory": [...], "reference": ...}}
           }
         }
       }
     }
 
-A run's status is ``accepted`` (part of the baseline), ``rejected`` (it regressed, so the
-baseline ignores it) or ``rebased`` (accepted on purpose although it regressed: the
+A run's status is ``a``, accepted (part of the baseline), ``r``, rejected (it regressed, so
+the baseline ignores it) or ``b``, rebased (accepted on purpose although it regressed: the
 baseline starts again from it).
 """
 
@@ -59,15 +59,17 @@ VERSION = 1
 #: The baseline pools the raw samples of this many of the newest accepted runs.
 BASELINE_RUNS = 5
 #: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
-SAMPLES_PER_RUN = 20
+SAMPLES_PER_RUN = 16
 SUMMARY_COLUMNS = (
-    "run", "status", "rounds", "ops", "reference",
-    "p50", "p90", "p95", "p99", "mean", "max", "cpu", "memory",
+    "run", "status", "rounds", "ops", "p50", "p90", "p95", "p99", "max", "cpu", "memory",
 )  # fmt: skip
-METRIC_COLUMNS = SUMMARY_COLUMNS[5:]
-SIGNIFICANT_DIGITS = 4
+METRIC_COLUMNS = SUMMARY_COLUMNS[4:]
+#: Saved numbers keep this many significant digits (0.5% at worst: far below any threshold).
+SIGNIFICANT_DIGITS = 3
 
 Status = Literal["accepted", "rejected", "rebased"]
+#: How a status is written in a summary row (one letter: the rows are most of the file).
+STATUS_CODES: dict[str, str] = {"accepted": "a", "rejected": "r", "rebased": "b"}
 
 
 class HistoryError(Exception):
@@ -89,7 +91,8 @@ def write_json_atomic(path: Path, document: object, *, indent: int | None = 2) -
         os.chmod(temporary, mode)  # mkstemp makes it private; keep the file's own mode
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             separators = (",", ":") if indent is None else (",", ": ")
-            json.dump(document, file, indent=indent, separators=separators, sort_keys=True)
+            # dumps, not dump: only the one-shot encoder is the fast one written in C
+            file.write(json.dumps(document, indent=indent, separators=separators, sort_keys=True))
             file.write("\n")
             file.flush()
             os.fsync(file.fileno())
@@ -124,8 +127,10 @@ def locked(path: Path) -> Iterator[None]:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
-def _round(value: float) -> float:
-    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+def _round(value: float) -> float | int:
+    """``value`` to :data:`SIGNIFICANT_DIGITS`, as an int when it is whole (bytes, counts)."""
+    rounded = float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
 
 
 def thin(samples: Sequence[float], count: int = SAMPLES_PER_RUN) -> list[float]:
@@ -134,7 +139,7 @@ def thin(samples: Sequence[float], count: int = SAMPLES_PER_RUN) -> list[float]:
     if len(ordered) > count:
         step = (len(ordered) - 1) / (count - 1)
         ordered = [ordered[round(index * step)] for index in range(count)]
-    return [_round(value) for value in ordered]
+    return [float(_round(value)) for value in ordered]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,9 +300,9 @@ class History:
         chosen: list[list[Any]] = []
         for row in reversed(entry["summaries"] if entry else []):
             status = row[1]
-            if status in ("accepted", "rebased"):
+            if status in ("a", "b"):
                 chosen.append(row)
-            if status == "rebased" or len(chosen) == BASELINE_RUNS:
+            if status == "b" or len(chosen) == BASELINE_RUNS:
                 break
         return chosen
 
@@ -316,7 +321,8 @@ class History:
             memory.extend(samples.get("memory", []))
             p50, cpu = row[SUMMARY_COLUMNS.index("p50")], row[SUMMARY_COLUMNS.index("cpu")]
             cpu_share = min(1.0, max(0.0, cpu / p50)) if p50 > 0 else 1.0
-            runs.append(BaselineRun(row[4], cpu_share, tuple(samples.get("wall", []))))
+            reference = samples.get("reference")
+            runs.append(BaselineRun(reference, cpu_share, tuple(samples.get("wall", []))))
         metrics = {
             column: median([row[index] for row in rows])
             for index, column in enumerate(SUMMARY_COLUMNS)
@@ -341,11 +347,14 @@ class History:
         for result in results:
             machines = document["tests"].setdefault(result.nodeid, {})
             entry = machines.setdefault(run.machine, {"summaries": [], "samples": {}})
-            reference = None if result.reference is None else _round(result.reference)
-            row = [int(run_id), result.status, result.rounds, _round(result.ops), reference]
+            row = [int(run_id), STATUS_CODES[result.status], result.rounds, _round(result.ops)]
             row += [_round(result.metrics.get(column, 0.0)) for column in METRIC_COLUMNS]
             entry["summaries"].append(row)
-            entry["samples"][run_id] = {"wall": thin(result.wall), "memory": thin(result.memory)}
+            entry["samples"][run_id] = {
+                "wall": thin(result.wall),
+                "memory": [_round(value) for value in result.memory],
+                "reference": None if result.reference is None else _round(result.reference),
+            }
             self._retain(result.nodeid, run.machine, keep)
         self._drop_unused_runs()
         return run_id

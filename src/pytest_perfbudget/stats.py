@@ -137,13 +137,14 @@ def check_regression(
     3. Otherwise a two-sided Mann-Whitney U test must give p < 0.01, with at least
        6 samples a side; with fewer the check reports and does not fail.
 
-    The baseline is flagged ``noisy`` when its MAD exceeds half the threshold of its median.
+    The baseline is flagged ``noisy`` when its MAD exceeds half the threshold of its median
+    (and ``min_change``).
     """
     now = median(current)
     if not baseline:
         return RegressionCheck(metric, "no-baseline", now, threshold)
     before = median(baseline)
-    noisy = median_absolute_deviation(baseline) > threshold / 2 * abs(before)
+    noisy = median_absolute_deviation(baseline) > max(threshold / 2 * abs(before), min_change)
     change = now / before - 1 if before else (math.inf if now > 0 else 0.0)
     worse_by = change if higher_is_worse else -change
     found = functools.partial(
