@@ -45,7 +45,7 @@ def rate(
 ) -> float:
     """Percentage of trials declared a regression.
 
-    ``thinned`` stores each baseline run as the history does: at most 20 order statistics.
+    ``thinned`` stores each baseline run as the history does: at most 16 order statistics.
     """
     flagged = 0
     for _ in range(trials):
@@ -81,7 +81,7 @@ def main() -> None:
             print(f"{cell:16} {factor - 1:+7.0%} {got:9.2f} {want:9.2f} {score:10.1f}")
     verdict = "within" if worst <= 3 else "OUTSIDE"
     print(f"largest deviation: {worst:.1f} standard errors ({verdict} 3 SE of Monte-Carlo error)")
-    print("as stored in the history (baseline runs thinned to 20 order statistics each):")
+    print("as stored in the history (baseline runs thinned to 16 order statistics each):")
     for sigma, n in ((0.15, 30), (0.30, 30)):
         rates = [
             rate(generator, sigma, n, factor, args.trials, thinned=True)

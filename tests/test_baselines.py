@@ -135,12 +135,22 @@ def test_failed_skipped_and_xfailed_tests_are_not_saved(pytester: pytest.Pyteste
         def test_xfails():
             assert False
 
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("setup fails")
+
+        @pytest.mark.perf_budget(rounds=2)
+        def test_errors(broken):
+            pass
+
         @pytest.mark.perf_budget(rounds=2)
         def test_passes():
             pass
         """
     )
-    pytester.runpytest("--perf-save").assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
+    pytester.runpytest("--perf-save").assert_outcomes(
+        passed=1, failed=1, skipped=1, xfailed=1, errors=1
+    )
     tests = history_of(pytester)["tests"]
     assert isinstance(tests, dict)
     assert list(tests) == ["test_failed_skipped_and_xfailed_tests_are_not_saved.py::test_passes"]
@@ -236,6 +246,37 @@ def test_xdist_controller_alone_saves_every_result(pytester: pytest.Pytester) ->
     assert isinstance(runs, dict)
     assert len(tests) == 6
     assert len(runs) == 1
+
+
+def test_a_worker_that_sends_nothing_is_an_error(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(session):
+            workeroutput = getattr(session.config, "workeroutput", None)
+            if workeroutput is not None:
+                workeroutput.pop("perfbudget_results", None)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(rounds=2)
+        def test_fine():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "1", "--perf-save")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["pytest-perfbudget: xdist worker gw0 finished without sending its results"]
+    )
+    assert not (pytester.path / ".perf").exists()
 
 
 def test_two_concurrent_saving_sessions_lose_nothing(pytester: pytest.Pytester) -> None:

@@ -31,6 +31,7 @@ class PerfSession:
 
     settings: Settings
     warn_only: bool
+    #: The history that baselines come from; None under --perf-no-compare.
     history: History | None
     machine: str
     report_path: Path | None
@@ -164,16 +165,17 @@ def pytest_configure(config: pytest.Config) -> None:
     saving = bool(config.getoption("perf_save"))
     if saving and not _writable(settings.history):
         raise pytest.UsageError(f"--perf-save: cannot write the history {settings.history}")
+    comparing = not config.getoption("perf_no_compare")
     history = None
-    if saving or not config.getoption("perf_no_compare"):
-        try:
+    if saving or comparing:
+        try:  # read when saving too, so that a broken file stops the run before it starts
             history = History.load(settings.history)
         except HistoryError as error:
             raise pytest.UsageError(str(error)) from None
     config.stash[session_key] = PerfSession(
         settings=settings,
         warn_only=bool(config.getoption("perf_warn_only")),
-        history=history,
+        history=history if comparing else None,
         machine=_machine(config),
         report_path=report_path,
     )
@@ -254,9 +256,7 @@ class BudgetedTestHooks:
         if measurement is None:
             return None
         history = self._session.history
-        baseline = None
-        if history is not None and not self._config.getoption("perf_no_compare"):
-            baseline = history.baseline(item.nodeid, self._session.machine)
+        baseline = history.baseline(item.nodeid, self._session.machine) if history else None
         return judge(item.nodeid, budget, measurement, baseline, warn_only=self._session.warn_only)
 
     @pytest.hookimpl(wrapper=True)
@@ -341,7 +341,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     if isinstance(payload, list):
         session.records.extend(payload)
     elif error is None:
-        worker = node.workeroutput.get("workerid", "?")
+        worker = node.workerinput.get("workerid", "?")
         session.problems.append(
             f"pytest-perfbudget: xdist worker {worker} finished without sending its results"
         )
@@ -383,7 +383,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _is_xdist_worker(config):
         config.workeroutput[WORKER_PAYLOAD] = perf_session.records  # type: ignore[attr-defined]
         return
-    if config.getoption("perf_save") and perf_session.records:
+    if config.getoption("perf_save") and perf_session.problems:
+        perf_session.problems.append("--perf-save: the history was not saved: results are missing")
+    elif config.getoption("perf_save") and perf_session.records:
         _save_history(config, perf_session)
     if perf_session.report_path is not None:
         try:
