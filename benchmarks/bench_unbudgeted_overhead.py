@@ -1,5 +1,9 @@
 """Cost of the plugin on a suite of 3000 tests without budgets.
 
+Two measurements. First, deterministic: how many hook implementations pytest calls in the
+whole session, with the plugin and without it (a counting plugin reports it), so the
+difference is exactly the plugin's per-session and per-test work. Second, timed:
+
 Runs the same generated suite with the plugin and under ``-p no:perfbudget``, in interleaved
 pairs, and prints the median of the per-pair ratios of the child process's CPU time (user +
 system: less disturbed by the scheduler than wall time on a shared machine) and of wall time.
@@ -11,6 +15,7 @@ Target: within 2% (ratio <= 1.02).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -28,6 +33,58 @@ def write_suite(directory: Path, tests: int) -> None:
             f"def test_{n}():\n    assert {n} + 1 > {n}\n" for n in range(TESTS_PER_FILE)
         )
         (directory / f"test_suite_{file_number}.py").write_text(body)
+
+
+COUNTER = """
+calls = 0
+
+
+def _before(hook_name, hook_impls, kwargs):
+    global calls
+    calls += len(hook_impls)
+
+
+def pytest_configure(config):
+    config.pluginmanager.add_hookcall_monitoring(_before, lambda *args: None)
+
+
+def pytest_unconfigure(config):
+    print(f"HOOKIMPL-CALLS {calls}")
+"""
+
+
+def hookimpl_calls(directory: Path, *extra: str) -> int:
+    """Hook implementations pytest called in one session of the suite."""
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:xdist",
+        "-p", "no:hypothesispytest", "-p", "no:randomly", "-p", "perfbudget_counter", *extra,
+        str(directory / "suite"),
+    ]  # fmt: skip
+    environment = {**os.environ, "PYTHONPATH": str(directory)}
+    completed = subprocess.run(
+        command, capture_output=True, text=True, env=environment, check=False
+    )
+    output = completed.stdout
+    return int(output.rsplit("HOOKIMPL-CALLS ", 1)[1].split()[0])
+
+
+IMPORT_TIMER = """
+import time
+import pytest
+start = time.process_time()
+import pytest_perfbudget.plugin
+print(time.process_time() - start)
+"""
+
+
+def import_seconds() -> float:
+    """CPU seconds to import the plugin into a fresh interpreter that has pytest loaded."""
+    runs = [
+        float(subprocess.run([sys.executable, "-c", IMPORT_TIMER], capture_output=True,
+                             text=True, check=True).stdout)
+        for _ in range(7)
+    ]  # fmt: skip
+    return statistics.median(runs)
 
 
 def run_suite(directory: Path, *extra: str) -> tuple[float, float]:
@@ -53,10 +110,14 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=3000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
-        directory = Path(temporary)
+        (Path(temporary) / "perfbudget_counter.py").write_text(COUNTER)
+        directory = Path(temporary) / "suite"
+        directory.mkdir()
         write_suite(directory, args.tests)
+        with_calls = hookimpl_calls(Path(temporary))
+        without_calls = hookimpl_calls(Path(temporary), "-p", "no:perfbudget")
         run_suite(directory)  # warm the file cache and bytecode
-        cpu_ratios, wall_ratios = [], []
+        cpu_ratios, wall_ratios, without_cpu = [], [], []
         for pair in range(args.pairs):
             if pair % 2:
                 without = run_suite(directory, "-p", "no:perfbudget")
@@ -65,9 +126,24 @@ def main() -> None:
                 with_plugin = run_suite(directory)
                 without = run_suite(directory, "-p", "no:perfbudget")
             cpu_ratios.append(with_plugin[0] / without[0])
+            without_cpu.append(without[0])
             wall_ratios.append(with_plugin[1] / without[1])
+    importing = import_seconds()
+    session_cpu = statistics.median(
+        cpu for cpu, _ in [run_suite(directory, "-p", "no:perfbudget")]
+    )
     cpu_ratio = statistics.median(cpu_ratios)
     wall_ratio = statistics.median(wall_ratios)
+    print(f"{args.tests} unbudgeted tests, hook implementations called in the session:")
+    print(
+        f"  with plugin {with_calls}, -p no:perfbudget {without_calls}: "
+        f"{with_calls - without_calls} more in all, "
+        f"{(with_calls - without_calls) / args.tests:.4f} per test"
+    )
+    print(
+        f"  importing the plugin: {importing * 1e3:.1f} ms CPU, "
+        f"{importing / session_cpu * 100:.2f}% of a {session_cpu:.2f} s session"
+    )
     print(f"{args.tests} unbudgeted tests, {args.pairs} interleaved pairs:")
     print("  plugin loaded vs -p no:perfbudget")
     print(f"  CPU time ratio (median of pairs):  {cpu_ratio:.4f} ({(cpu_ratio - 1) * 100:+.2f}%)")
