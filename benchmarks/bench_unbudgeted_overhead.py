@@ -1,15 +1,16 @@
 """Cost of the plugin on a suite of 3000 tests without budgets.
 
-Two measurements. First, deterministic: how many hook implementations pytest calls in the
-whole session, with the plugin and without it (a counting plugin reports it), so the
-difference is exactly the plugin's per-session and per-test work. Second, timed:
+Deterministic first: how many hook implementations pytest calls in the whole session with
+the plugin and without it (a counting plugin reports it), so the difference is exactly the
+plugin's per-session and per-test work; and the CPU time of importing the plugin. Then
+timed: the same generated suite with the plugin and under ``-p no:perfbudget``, in
+interleaved pairs, with the median of the per-pair ratios of the child process's CPU time
+(user + system) and of its wall time. Target: within 2% (ratio <= 1.02).
 
-Runs the same generated suite with the plugin and under ``-p no:perfbudget``, in interleaved
-pairs, and prints the median of the per-pair ratios of the child process's CPU time (user +
-system: less disturbed by the scheduler than wall time on a shared machine) and of wall time.
-Target: within 2% (ratio <= 1.02).
+With ``--instructions`` it also counts the instructions of one run each way under
+valgrind's callgrind, which do not depend on the machine's speed.
 
-    python benchmarks/bench_unbudgeted_overhead.py [--pairs 9] [--tests 3000]
+    python benchmarks/bench_unbudgeted_overhead.py [--pairs 9] [--tests 3000] [--instructions]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,6 +89,22 @@ def import_seconds() -> float:
     return statistics.median(runs)
 
 
+def instructions(directory: Path, *extra: str) -> int:
+    """Instructions executed by one pytest run of the suite, counted by valgrind's callgrind:
+    the same for the same work, however fast or busy the machine is."""
+    counts = directory.parent / "callgrind.out"
+    command = [
+        "valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}",
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+        "-p", "no:hypothesispytest", "-p", "no:randomly", *extra, str(directory),
+    ]  # fmt: skip
+    subprocess.run(command, capture_output=True, check=True)
+    for line in counts.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise SystemExit("callgrind wrote no totals")
+
+
 def run_suite(directory: Path, *extra: str) -> tuple[float, float]:
     """CPU seconds (user + system) and wall seconds of one pytest run of the suite."""
     command = [
@@ -108,6 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=9)
     parser.add_argument("--tests", type=int, default=3000)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions under valgrind (several minutes; needs valgrind)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         (Path(temporary) / "perfbudget_counter.py").write_text(COUNTER)
@@ -116,6 +139,9 @@ def main() -> None:
         write_suite(directory, args.tests)
         with_calls = hookimpl_calls(Path(temporary))
         without_calls = hookimpl_calls(Path(temporary), "-p", "no:perfbudget")
+        counted = None
+        if args.instructions and shutil.which("valgrind"):
+            counted = (instructions(directory), instructions(directory, "-p", "no:perfbudget"))
         run_suite(directory)  # warm the file cache and bytecode
         cpu_ratios, wall_ratios, without_cpu = [], [], []
         for pair in range(args.pairs):
@@ -142,6 +168,12 @@ def main() -> None:
         f"  importing the plugin: {importing * 1e3:.1f} ms CPU, "
         f"{importing / session_cpu * 100:.2f}% of a {session_cpu:.2f} s session"
     )
+    if counted is not None:
+        ratio = counted[0] / counted[1]
+        print(
+            f"  instructions (callgrind): {counted[0]:,} vs {counted[1]:,}, "
+            f"ratio {ratio:.4f} ({(ratio - 1) * 100:+.2f}%)  target <= 1.02"
+        )
     print(f"{args.tests} unbudgeted tests, {args.pairs} interleaved pairs:")
     print("  plugin loaded vs -p no:perfbudget")
     print(f"  CPU time ratio (median of pairs):  {cpu_ratio:.4f} ({(cpu_ratio - 1) * 100:+.2f}%)")
