@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_perfbudget import history as history_module
 from pytest_perfbudget.history import (
     BASELINE_RUNS,
     SAMPLES_PER_RUN,
@@ -29,6 +30,17 @@ from pytest_perfbudget.history import (
     thin,
     write_json_atomic,
 )
+
+
+@pytest.fixture(params=["stdlib json", "orjson"])
+def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the standard library's json and, when installed, with orjson."""
+    if request.param == "stdlib json":
+        monkeypatch.setattr(history_module, "fast_json", lambda: None)
+    elif history_module.fast_json() is None:
+        pytest.skip("orjson is not installed")
+    return str(request.param)
+
 
 RUN = RunInfo("m1", {"cpu": "test"}, "2026-01-01T00:00:00Z", "abc123", "main")
 
@@ -62,7 +74,7 @@ def test_missing_file_is_an_empty_history(tmp_path: Path) -> None:
     ],
 )
 def test_unreadable_file_is_an_error_naming_it_and_left_alone(
-    tmp_path: Path, content: bytes, message: str
+    tmp_path: Path, content: bytes, message: str, codec: str
 ) -> None:
     path = tmp_path / "history.json"
     path.write_bytes(content)
@@ -84,7 +96,7 @@ def test_wrong_shape_inside_tests_is_an_error(tmp_path: Path) -> None:
         History.load(path)
 
 
-def test_saved_runs_round_trip_with_run_info(tmp_path: Path) -> None:
+def test_saved_runs_round_trip_with_run_info(tmp_path: Path, codec: str) -> None:
     path = tmp_path / "deep" / "history.json"
     run_id = save_results(path, RUN, [result(), result("t.py::test_b")], keep=50)
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -102,6 +114,19 @@ def test_saved_runs_round_trip_with_run_info(tmp_path: Path) -> None:
     assert baseline.wall == (0.01,) * 10
     assert baseline.metrics["p50"] == 0.01
     assert baseline.metrics["throughput"] == pytest.approx(100)
+
+
+def test_both_codecs_write_the_same_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if history_module.fast_json() is None:
+        pytest.skip("orjson is not installed")
+    document = {"b": [1.23e-05, 0.000107, 4100, None], "a": {"z": "ü", "y": 1.5}}
+    fast = history_module.encode_json(document, indent=None)
+    monkeypatch.setattr(history_module, "fast_json", lambda: None)
+    slow = history_module.encode_json(document, indent=None)
+    assert json.loads(fast) == json.loads(slow) == document
+    assert list(json.loads(fast)) == ["a", "b"]
 
 
 def test_baseline_pools_the_newest_accepted_runs_only(tmp_path: Path) -> None:

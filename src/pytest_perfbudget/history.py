@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import math
 import os
 import stat
 import sys
@@ -49,6 +50,8 @@ __all__ = [
     "HistoryError",
     "RunInfo",
     "SavedResult",
+    "encode_json",
+    "fast_json",
     "locked",
     "save_results",
     "thin",
@@ -76,11 +79,34 @@ class HistoryError(Exception):
     """A history file that cannot be used; the message names the file."""
 
 
+def fast_json() -> Any | None:
+    """orjson, when installed (the ``fast`` extra): it reads and writes a large history
+    several times faster than the standard library; None otherwise."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
+
+
+def encode_json(document: object, *, indent: int | None) -> bytes:
+    """``document`` as UTF-8 JSON with sorted keys: compact, or indented by ``indent``."""
+    fast = fast_json() if indent is None else None
+    if fast is not None:
+        encoded: bytes = fast.dumps(document, option=fast.OPT_SORT_KEYS)
+        return encoded + b"\n"
+    separators = (",", ":") if indent is None else (",", ": ")
+    # dumps, not dump: only the one-shot encoder is the fast one written in C
+    text = json.dumps(document, indent=indent, separators=separators, sort_keys=True)
+    return (text + "\n").encode("utf-8")
+
+
 def write_json_atomic(path: Path, document: object, *, indent: int | None = 2) -> None:
     """Write JSON through a temporary file in the same directory, fsync and rename.
 
     A crash at any moment leaves either the old file or the new one.
     """
+    data = encode_json(document, indent=indent)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -89,11 +115,8 @@ def write_json_atomic(path: Path, document: object, *, indent: int | None = 2) -
         except FileNotFoundError:
             mode = 0o644
         os.chmod(temporary, mode)  # mkstemp makes it private; keep the file's own mode
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            separators = (",", ":") if indent is None else (",", ": ")
-            # dumps, not dump: only the one-shot encoder is the fast one written in C
-            file.write(json.dumps(document, indent=indent, separators=separators, sort_keys=True))
-            file.write("\n")
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -129,7 +152,9 @@ def locked(path: Path) -> Iterator[None]:
 
 def _round(value: float) -> float | int:
     """``value`` to :data:`SIGNIFICANT_DIGITS`, as an int when it is whole (bytes, counts)."""
-    rounded = float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    if value == 0 or not math.isfinite(value):
+        return value
+    rounded = round(value, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value))))
     return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
 
 
@@ -281,8 +306,9 @@ class History:
             return cls(path, _empty_document())
         except OSError as error:
             raise HistoryError(f"{path}: cannot read the history: {error}") from None
+        fast = fast_json()
         try:
-            document = json.loads(text.decode("utf-8"))
+            document = fast.loads(text) if fast else json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise HistoryError(
                 f"{path}: cannot read the history as JSON ({error}); the file was left as it is"
