@@ -32,7 +32,6 @@ __all__ = [
     "PerfBudgetWarning",
     "build_budget",
     "check_regressions",
-    "family_of",
     "format_metric",
     "judge",
     "parse_regression",
@@ -68,11 +67,6 @@ class BudgetError(ValueError):
 
 class PerfBudgetWarning(UserWarning):
     """A broken budget that is only reported: ``level="warn"`` or ``--perf-warn-only``."""
-
-
-def family_of(metric: str) -> str:
-    """The regression family of a metric: ``latency``, ``memory`` or ``throughput``."""
-    return metric if metric in ("memory", "throughput") else "latency"
 
 
 def format_metric(metric: str, value: float) -> str:

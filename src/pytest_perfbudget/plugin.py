@@ -14,7 +14,15 @@ import pytest
 from . import hookspecs
 from .budget import Budget, BudgetError, Judgement, PerfBudgetWarning, judge
 from .environment import git_revision, machine_description, machine_fingerprint
-from .history import History, HistoryError, RunInfo, SavedResult, save_results, write_json_atomic
+from .history import (
+    Baseline,
+    History,
+    HistoryError,
+    RunInfo,
+    SavedResult,
+    save_results,
+    write_json_atomic,
+)
 from .measure import Clock, MemoryProbe, PerfMeter, Sampler, default_memory_probe
 from .report import Record, json_report, result_record, summary_rows, table_lines
 from .settings import ConfigError, IniOption, Settings, load_settings
@@ -43,6 +51,7 @@ session_key = pytest.StashKey[PerfSession]()
 budget_key = pytest.StashKey[Budget]()
 budget_error_key = pytest.StashKey[str]()
 sampler_key = pytest.StashKey[Sampler]()
+baseline_key = pytest.StashKey[Baseline]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -239,6 +248,7 @@ class BudgetedTestHooks:
         self._config = config
         self._session = session
         self._memory_probe: MemoryProbe | None = None
+        self._accept = bool(config.getoption("perf_accept"))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -249,14 +259,18 @@ class BudgetedTestHooks:
             if self._memory_probe is None:
                 self._memory_probe = default_memory_probe()
             item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
+            history = self._session.history
+            if history is not None:
+                baseline = history.baseline(item.nodeid, self._session.machine)
+                if baseline is not None:
+                    item.stash[baseline_key] = baseline
 
     def _judge(self, item: pytest.Item, sampler: Sampler) -> Judgement | None:
         budget = item.stash[budget_key]
         measurement = sampler.measurement(budget.ops)
         if measurement is None:
             return None
-        history = self._session.history
-        baseline = history.baseline(item.nodeid, self._session.machine) if history else None
+        baseline = item.stash.get(baseline_key, None)
         return judge(item.nodeid, budget, measurement, baseline, warn_only=self._session.warn_only)
 
     @pytest.hookimpl(wrapper=True)
@@ -312,8 +326,7 @@ class BudgetedTestHooks:
                 "but never called perf(...) or entered perf.measure()"
             )
             return report
-        accept = bool(self._config.getoption("perf_accept"))
-        record = result_record(judgement, accept=accept)
+        record = result_record(judgement, accept=self._accept)
         self._session.records.append(record)
         item.ihook.pytest_perfbudget_result(item=item, result=record)
         if judgement.verdict == "fail":
