@@ -86,11 +86,12 @@ def test_unreadable_file_is_an_error_naming_it_and_left_alone(
     assert path.read_bytes() == content
 
 
-def test_wrong_shape_inside_tests_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("summaries", [[[1, 2]], [dict.fromkeys("abcdefghijk")], ["a" * 11], {}])
+def test_wrong_shape_inside_tests_is_an_error(tmp_path: Path, summaries: object) -> None:
     path = tmp_path / "history.json"
     save_results(path, RUN, [result()], keep=50)
     document = json.loads(path.read_text())
-    document["tests"]["t.py::test_a"]["m1"]["summaries"] = [[1, 2]]
+    document["tests"]["t.py::test_a"]["m1"]["summaries"] = summaries
     path.write_text(json.dumps(document))
     with pytest.raises(HistoryError, match=r'"tests"/"t.py::test_a"/"m1"/summaries'):
         History.load(path)
@@ -178,6 +179,16 @@ def test_prune(tmp_path: Path) -> None:
     history.prune(keep=2)
     assert len(history.document["tests"]["t.py::test_a"]["m1"]["summaries"]) == 2
     assert len(history.document["runs"]) == 2
+
+
+def test_a_run_another_test_still_holds_is_kept(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    history.add_run(RUN, [result("t.py::test_a"), result("t.py::test_b")], keep=50)
+    for _ in range(3):
+        history.add_run(RUN, [result("t.py::test_a")], keep=2)
+    assert sorted(history.document["runs"], key=int) == ["1", "3", "4"]
+    history.add_run(RUN, [result("t.py::test_b")], keep=1)
+    assert sorted(history.document["runs"], key=int) == ["3", "4", "5"]
 
 
 def test_thin_keeps_evenly_spaced_order_statistics() -> None:

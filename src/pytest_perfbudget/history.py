@@ -27,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
+import gc
 import json
-import math
+import operator
 import os
 import stat
 import sys
@@ -69,10 +71,12 @@ SUMMARY_COLUMNS = (
 METRIC_COLUMNS = SUMMARY_COLUMNS[4:]
 #: Saved numbers keep this many significant digits (0.5% at worst: far below any threshold).
 SIGNIFICANT_DIGITS = 3
+_ROUNDED = f".{SIGNIFICANT_DIGITS}g"
 
 Status = Literal["accepted", "rejected", "rebased"]
 #: How a status is written in a summary row (one letter: the rows are most of the file).
 STATUS_CODES: dict[str, str] = {"accepted": "a", "rejected": "r", "rebased": "b"}
+_run_of = operator.itemgetter(0)
 
 
 class HistoryError(Exception):
@@ -150,21 +154,41 @@ def locked(path: Path) -> Iterator[None]:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a history is read, merged and written.
+
+    A large history is millions of lists and numbers, none of them in a cycle; while they
+    are created the collector would otherwise traverse them again and again.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _round(value: float) -> float | int:
     """``value`` to :data:`SIGNIFICANT_DIGITS`, as an int when it is whole (bytes, counts)."""
-    if value == 0 or not math.isfinite(value):
-        return value
-    rounded = round(value, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value))))
+    rounded = float(format(value, _ROUNDED))
     return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+
+
+@functools.lru_cache(maxsize=64)
+def _spread(length: int, count: int) -> operator.itemgetter[Any]:
+    """Picks ``count`` evenly spaced items, first and last included, of ``length``."""
+    step = (length - 1) / (count - 1)
+    return operator.itemgetter(*(round(index * step) for index in range(count)))
 
 
 def thin(samples: Sequence[float], count: int = SAMPLES_PER_RUN) -> list[float]:
     """At most ``count`` evenly spaced order statistics of ``samples``, rounded."""
     ordered = sorted(samples)
     if len(ordered) > count:
-        step = (len(ordered) - 1) / (count - 1)
-        ordered = [ordered[round(index * step)] for index in range(count)]
-    return [float(_round(value)) for value in ordered]
+        ordered = list(_spread(len(ordered), count)(ordered))
+    return [float(format(value, _ROUNDED)) for value in ordered]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,8 +290,10 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
             if not isinstance(entry, dict):
                 raise _shape_error(path, where, "an object")
             summaries, samples = entry.get("summaries"), entry.get("samples")
-            if not isinstance(summaries, list) or not all(
-                isinstance(row, list) and len(row) == len(SUMMARY_COLUMNS) for row in summaries
+            # map over builtins: this runs once per row of the file
+            if not isinstance(summaries, list) or not (
+                set(map(type, summaries)) <= {list}
+                and set(map(len, summaries)) <= {len(SUMMARY_COLUMNS)}
             ):
                 raise _shape_error(path, f"{where}/summaries", "a list of rows")
             if not isinstance(samples, dict) or not all(
@@ -307,13 +333,15 @@ class History:
         except OSError as error:
             raise HistoryError(f"{path}: cannot read the history: {error}") from None
         fast = fast_json()
-        try:
-            document = fast.loads(text) if fast else json.loads(text.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise HistoryError(
-                f"{path}: cannot read the history as JSON ({error}); the file was left as it is"
-            ) from None
-        return cls(path, _check_shape(path, document))
+        with _collector_paused():
+            try:
+                document = fast.loads(text) if fast else json.loads(text.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as error:
+                raise HistoryError(
+                    f"{path}: cannot read the history as JSON ({error}); "
+                    "the file was left as it is"
+                ) from None
+            return cls(path, _check_shape(path, document))
 
     def entry(self, nodeid: str, machine: str) -> dict[str, Any] | None:
         entry: dict[str, Any] | None = self.document["tests"].get(nodeid, {}).get(machine)
@@ -370,6 +398,7 @@ class History:
             "branch": run.branch,
             "machine": run.machine,
         }
+        dropped: set[int] = set()
         for result in results:
             machines = document["tests"].setdefault(result.nodeid, {})
             entry = machines.setdefault(run.machine, {"summaries": [], "samples": {}})
@@ -381,34 +410,45 @@ class History:
                 "memory": [_round(value) for value in result.memory],
                 "reference": None if result.reference is None else _round(result.reference),
             }
-            self._retain(result.nodeid, run.machine, keep)
-        self._drop_unused_runs()
+            dropped |= self._retain(result.nodeid, run.machine, keep)
+        self._drop_unused_runs(dropped)
         return run_id
 
-    def _retain(self, nodeid: str, machine: str, keep: int) -> None:
-        """Keep ``keep`` summaries, and samples only for the runs a baseline can use."""
+    def _retain(self, nodeid: str, machine: str, keep: int) -> set[int]:
+        """Keep ``keep`` summaries, and samples only for the runs a baseline can use;
+        returns the runs whose summaries were dropped."""
         entry = self.document["tests"][nodeid][machine]
+        dropped = {row[0] for row in entry["summaries"][:-keep]}
         del entry["summaries"][:-keep]
         wanted = {str(row[0]) for row in self.baseline_runs(nodeid, machine)}
-        entry["samples"] = {run: s for run, s in entry["samples"].items() if run in wanted}
+        samples = entry["samples"]
+        for run in [run for run in samples if run not in wanted]:
+            del samples[run]
+        return dropped
 
     def prune(self, keep: int) -> None:
         """Drop all but the newest ``keep`` runs of every test and machine."""
+        dropped: set[int] = set()
         for nodeid, machines in self.document["tests"].items():
             for machine in machines:
-                self._retain(nodeid, machine, keep)
-        self._drop_unused_runs()
+                dropped |= self._retain(nodeid, machine, keep)
+        self._drop_unused_runs(dropped)
 
-    def _drop_unused_runs(self) -> None:
-        used = {
-            str(row[0])
+    def _holds(self, run: int) -> bool:
+        """Whether any test still has a summary of ``run``."""
+        return any(
+            run in map(_run_of, entry["summaries"])
             for machines in self.document["tests"].values()
             for entry in machines.values()
-            for row in entry["summaries"]
-        }
+        )
+
+    def _drop_unused_runs(self, candidates: set[int]) -> None:
+        """Forget the runs among ``candidates`` that no test holds any more, and the
+        machines that no run names."""
         runs = self.document["runs"]
-        for run_id in [run_id for run_id in runs if run_id not in used]:
-            del runs[run_id]
+        for run in candidates:
+            if str(run) in runs and not self._holds(run):
+                del runs[str(run)]
         machines_used = {run["machine"] for run in runs.values()}
         known = self.document["machines"]
         for machine in [machine for machine in known if machine not in machines_used]:
@@ -423,10 +463,11 @@ def save_results(path: Path, run: RunInfo, results: Sequence[SavedResult], keep:
 
     Re-reading under the lock means two sessions saving at once both land.
     """
-    with locked(path):
+    with locked(path), _collector_paused():
         for stale in path.parent.glob(f".{path.name}.*"):
             stale.unlink(missing_ok=True)  # left by a saver that was killed mid-write
         history = History.load(path)
         run_id = history.add_run(run, results, keep)
         history.save()
+        del history  # freed while the collector is paused, so it never traverses it
     return run_id
