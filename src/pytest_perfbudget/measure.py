@@ -7,7 +7,7 @@ import functools
 import gc
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from time import perf_counter_ns, process_time_ns
@@ -29,6 +29,7 @@ __all__ = [
     "Sampler",
     "default_memory_probe",
     "reference_seconds",
+    "with_external_timings",
 ]
 
 #: ``rounds="auto"`` measures at least this many calls, whatever ``max_time`` says...
@@ -238,6 +239,12 @@ class Sampler:
         self._cpu_ns: list[int] = []
         self._memory: list[int] = []
         self._references: list[float] = []
+        self._recording = True
+
+    def stop_recording(self) -> None:
+        """From now on only run the code handed to it: the test was judged (and a profile
+        may run it again)."""
+        self._recording = False
 
     def note_machine_speed(self) -> None:
         """Time the reference kernel now; the measurement reports the mean of these."""
@@ -255,8 +262,10 @@ class Sampler:
         if growth is not None:
             self._memory.append(growth)
 
-    def sample(self) -> MeasuredBlock:
+    def sample(self) -> AbstractContextManager[None]:
         """A context manager that measures its block once."""
+        if not self._recording:
+            return nullcontext()
         return MeasuredBlock(self, self._probe_for_next_call())
 
     def run(self, call: Callable[[], T], *, rounds: Rounds, warmup: int, max_time: float) -> T:
@@ -267,6 +276,8 @@ class Sampler:
         the clock reads there is only the call. Every :data:`REFERENCE_INTERVAL` the
         machine's speed is read between two calls.
         """
+        if not self._recording:
+            return call()
         for _ in range(warmup):
             call()
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
@@ -307,6 +318,21 @@ class Sampler:
             memory_method=self._memory_probe.method if self._memory_probe else None,
             reference=median(self._references) if self._references else None,
         )
+
+
+def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measurement:
+    """A measurement whose wall samples another tool took (pytest-benchmark's rounds),
+    measured ``whole`` as one call around that tool's run.
+
+    The tool times wall clock only: each sample's CPU time is estimated from the share of
+    CPU time in ``whole``; memory is the peak growth over ``whole``.
+    """
+    cpu_share = median(whole.cpu) / median(whole.wall) if median(whole.wall) > 0 else 1.0
+    return dataclasses.replace(
+        whole,
+        wall=tuple(timings),
+        cpu=tuple(sample * cpu_share for sample in timings),
+    )
 
 
 class MeasuredBlock:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import os
 from collections.abc import Callable, Generator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
 
 from . import hookspecs
 from .budget import Budget, BudgetError, Judgement, PerfBudgetWarning, judge
+from .ci import error_annotation, junit_properties, markdown_table, workspace_path
 from .environment import git_revision, machine_description, machine_fingerprint
 from .history import (
     Baseline,
@@ -23,7 +26,16 @@ from .history import (
     save_results,
     write_json_atomic,
 )
-from .measure import Clock, MemoryProbe, PerfMeter, Sampler, default_memory_probe
+from .integrations import BenchmarkStandIn, benchmark_disabled, benchmark_timings
+from .measure import (
+    Clock,
+    MemoryProbe,
+    PerfMeter,
+    Sampler,
+    default_memory_probe,
+    with_external_timings,
+)
+from .profile import Profile, ProfileError, profile_calls, profile_filename
 from .report import Record, json_report, result_record, summary_rows, table_lines
 from .settings import ConfigError, IniOption, Settings, load_settings
 
@@ -31,6 +43,8 @@ MARKER = "perf_budget"
 INI_KEYS = ("history", "warmup", "max_time", "regression", "keep")
 CLOCK = Clock()
 WORKER_PAYLOAD = "perfbudget_results"
+WORKER_NOTICES = "perfbudget_notices"
+PROFILE_SECTION = "perf profile"
 
 
 @dataclasses.dataclass
@@ -43,8 +57,16 @@ class PerfSession:
     history: History | None
     machine: str
     report_path: Path | None
+    #: Profile every budgeted test (--perf-profile), not only those that fail.
+    profile_all: bool = False
+    #: Where pyinstrument's HTML pages go (--perf-profile-dir); None when not asked or
+    #: not writable.
+    profile_dir: Path | None = None
     records: list[Record] = dataclasses.field(default_factory=list)
+    #: What fails the run: results lost, history not saved.
     problems: list[str] = dataclasses.field(default_factory=list)
+    #: What the user should know but that fails nothing (a profile that was not written).
+    notices: list[str] = dataclasses.field(default_factory=list)
 
 
 session_key = pytest.StashKey[PerfSession]()
@@ -52,6 +74,8 @@ budget_key = pytest.StashKey[Budget]()
 budget_error_key = pytest.StashKey[str]()
 sampler_key = pytest.StashKey[Sampler]()
 baseline_key = pytest.StashKey[Baseline]()
+judgement_key = pytest.StashKey[Judgement]()
+profile_key = pytest.StashKey["Profile | str"]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -96,6 +120,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--perf-warn-only",
         action="store_true",
         help="report broken budgets and regressions as warnings, never fail on them",
+    )
+    group.addoption(
+        "--perf-profile",
+        action="store_true",
+        help="profile every budgeted test with pyinstrument, not only the failing ones",
+    )
+    group.addoption(
+        "--perf-profile-dir",
+        metavar="DIR",
+        default=None,
+        help="also write each profile as a pyinstrument HTML page in DIR",
     )
     group.addoption(
         "--perf-report",
@@ -181,13 +216,25 @@ def pytest_configure(config: pytest.Config) -> None:
             history = History.load(settings.history)
         except HistoryError as error:
             raise pytest.UsageError(str(error)) from None
-    config.stash[session_key] = PerfSession(
+    session = PerfSession(
         settings=settings,
         warn_only=bool(config.getoption("perf_warn_only")),
         history=history if comparing else None,
         machine=_machine(config),
         report_path=report_path,
+        profile_all=bool(config.getoption("perf_profile")),
     )
+    profile_dir_flag: str | None = config.getoption("perf_profile_dir")
+    if profile_dir_flag is not None:
+        profile_dir = config.invocation_params.dir / profile_dir_flag
+        if _writable(profile_dir / "profile.html"):
+            session.profile_dir = profile_dir
+        else:
+            session.notices.append(
+                f"--perf-profile-dir={profile_dir_flag}: cannot write there; "
+                "no HTML profiles were written"
+            )
+    config.stash[session_key] = session
 
 
 def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
@@ -273,15 +320,57 @@ class BudgetedTestHooks:
         baseline = item.stash.get(baseline_key, None)
         return judge(item.nodeid, budget, measurement, baseline, warn_only=self._session.warn_only)
 
+    def _judge_benchmark(
+        self, item: pytest.Item, sampler: Sampler, fixture: object
+    ) -> Judgement | None:
+        """Judge pytest-benchmark's own timings, with the memory and CPU share measured
+        around its whole run."""
+        budget = item.stash[budget_key]
+        whole = sampler.measurement(budget.ops)
+        timings = benchmark_timings(fixture)
+        if whole is None or not timings:
+            return None
+        measurement = with_external_timings(whole, timings)
+        baseline = item.stash.get(baseline_key, None)
+        return judge(item.nodeid, budget, measurement, baseline, warn_only=self._session.warn_only)
+
+    def _profile(
+        self, item: pytest.Function, call: Callable[[], object], code: object
+    ) -> Profile | str:
+        """The test's profile, or a one-line reason why there is none."""
+        want_html = self._session.profile_dir is not None
+        try:
+            profile = profile_calls(
+                call, code if isinstance(code, CodeType) else None, html=want_html
+            )
+        except ProfileError as error:
+            return f"no profile: {error}"
+        if profile.html is not None and self._session.profile_dir is not None:
+            target = self._session.profile_dir / profile_filename(item.nodeid)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(profile.html, encoding="utf-8")
+            except OSError as error:
+                self._session.notices.append(
+                    f"--perf-profile-dir: cannot write {target}: {error}; "
+                    "no more HTML profiles are written"
+                )
+                self._session.profile_dir = None
+        return profile
+
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-        """Measure the test call (or let the ``perf`` fixture measure inside it), and
-        measure once more, pooling the samples, when the result looks like a regression."""
+        """Measure the test call (or let the ``perf`` fixture or pytest-benchmark measure
+        inside it), measure once more, pooling the samples, when the result looks like a
+        regression, and profile the test once judged when it failed (or when asked to)."""
         sampler = pyfuncitem.stash.get(sampler_key, None)
         if sampler is None:
             return (yield)
         budget = pyfuncitem.stash[budget_key]
         test_function = pyfuncitem.obj
+        benchmark = pyfuncitem.funcargs.get("benchmark") if _uses_benchmark(pyfuncitem) else None
+        if benchmark is not None and benchmark_disabled(benchmark):
+            return (yield)  # --benchmark-disable: nothing is timed, so nothing is judged
 
         def measure(call: Callable[[], object]) -> object:
             if "perf" in pyfuncitem.fixturenames:
@@ -293,12 +382,27 @@ class BudgetedTestHooks:
         def measured_test_function(**kwargs: Any) -> object:
             call = functools.partial(test_function, **kwargs)
             sampler.note_machine_speed()
-            result = measure(call)
-            sampler.note_machine_speed()
-            first = self._judge(pyfuncitem, sampler)
-            if first is not None and first.regressed and budget.rounds != 1:
+            if benchmark is not None:
+                result = sampler.run(call, rounds=1, warmup=0, max_time=0.0)
+                sampler.note_machine_speed()
+                judgement = self._judge_benchmark(pyfuncitem, sampler, benchmark)
+                kwargs["benchmark"] = BenchmarkStandIn(benchmark)
+                call = functools.partial(test_function, **kwargs)
+            else:
                 result = measure(call)
                 sampler.note_machine_speed()
+                judgement = self._judge(pyfuncitem, sampler)
+                if judgement is not None and judgement.regressed and budget.rounds != 1:
+                    result = measure(call)  # confirm: judged again on both measurements
+                    sampler.note_machine_speed()
+                    judgement = self._judge(pyfuncitem, sampler)
+            sampler.stop_recording()
+            if judgement is None:
+                return result
+            pyfuncitem.stash[judgement_key] = judgement
+            if judgement.verdict == "fail" or self._session.profile_all:
+                code = getattr(inspect.unwrap(test_function), "__code__", None)
+                pyfuncitem.stash[profile_key] = self._profile(pyfuncitem, call, code)
             return result
 
         pyfuncitem.obj = measured_test_function
@@ -314,21 +418,29 @@ class BudgetedTestHooks:
         report = yield
         if report.when != "call" or sampler_key not in item.stash:
             return report
-        sampler = item.stash[sampler_key]
         del item.stash[sampler_key]
+        judgement = item.stash.get(judgement_key, None)
+        profile = item.stash.get(profile_key, None)
+        if judgement_key in item.stash:
+            del item.stash[judgement_key]
+        if profile_key in item.stash:
+            del item.stash[profile_key]
         if not report.passed or hasattr(report, "wasxfail"):
             return report
-        judgement = self._judge(item, sampler)
         if judgement is None:
-            report.outcome = "failed"
-            report.longrepr = (
-                f"{item.nodeid}: {MARKER} measured nothing: the test requests the perf fixture "
-                "but never called perf(...) or entered perf.measure()"
-            )
+            if not _benchmark_disabled(item):
+                report.outcome = "failed"
+                report.longrepr = f"{item.nodeid}: {MARKER} {_measured_nothing(item)}"
             return report
-        record = result_record(judgement, accept=self._accept)
+        file, line, _ = item.location
+        record = result_record(
+            judgement, accept=self._accept, file=file, line=None if line is None else line + 1
+        )
         self._session.records.append(record)
         item.ihook.pytest_perfbudget_result(item=item, result=record)
+        properties = list(junit_properties(record))
+        item.user_properties.extend(properties)  # the teardown report, which junitxml reads
+        report.user_properties.extend(properties)
         if judgement.verdict == "fail":
             report.outcome = "failed"
             report.longrepr = "\n".join(judgement.findings)
@@ -337,7 +449,43 @@ class BudgetedTestHooks:
                 item.warn(PerfBudgetWarning(finding))
         for note in judgement.notes:
             item.warn(PerfBudgetWarning(note))
+        if profile is not None:
+            report.sections.append((PROFILE_SECTION, _profile_text(profile)))
         return report
+
+
+def _uses_benchmark(item: pytest.Item) -> bool:
+    return "benchmark" in getattr(item, "fixturenames", ())
+
+
+def _benchmark_disabled(item: pytest.Item) -> bool:
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    return fixture is not None and _uses_benchmark(item) and benchmark_disabled(fixture)
+
+
+def _measured_nothing(item: pytest.Item) -> str:
+    if _uses_benchmark(item):
+        return "measured nothing: the test requests benchmark but never called benchmark(...)"
+    if "perf" in getattr(item, "fixturenames", ()):
+        return (
+            "measured nothing: the test requests the perf fixture but never called "
+            "perf(...) or entered perf.measure()"
+        )
+    return "measured nothing: the test function was not called through pytest_pyfunc_call"
+
+
+def _profile_text(profile: Profile | str) -> str:
+    if isinstance(profile, str):
+        return profile
+    header = (
+        f"pyinstrument: time per call over {profile.calls} more call(s) of the test after "
+        "it was measured; frames under 2% left out, library internals collapsed"
+    )
+    return "\n".join([header, *profile.tree])
+
+
+def _in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
@@ -351,6 +499,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     if session is None:
         return
     payload = node.workeroutput.get(WORKER_PAYLOAD)
+    notices = node.workeroutput.get(WORKER_NOTICES, [])
+    session.notices.extend(notice for notice in notices if notice not in session.notices)
     if isinstance(payload, list):
         session.records.extend(payload)
     elif error is None:
@@ -395,6 +545,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if _is_xdist_worker(config):
         config.workeroutput[WORKER_PAYLOAD] = perf_session.records  # type: ignore[attr-defined]
+        config.workeroutput[WORKER_NOTICES] = perf_session.notices  # type: ignore[attr-defined]
         return
     if config.getoption("perf_save") and perf_session.problems:
         perf_session.problems.append("--perf-save: the history was not saved: results are missing")
@@ -406,6 +557,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         except OSError as error:
             path = perf_session.report_path
             perf_session.problems.append(f"--perf-report: cannot write {path}: {error}")
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if _in_github_actions() and summary_file and perf_session.records:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as summary:
+                summary.write(markdown_table(summary_rows(perf_session.records)))
+        except OSError as error:
+            perf_session.notices.append(f"GITHUB_STEP_SUMMARY: cannot append to it: {error}")
     if perf_session.problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -425,3 +583,10 @@ def pytest_terminal_summary(
             terminalreporter.write_line(line)
     for problem in session.problems:
         terminalreporter.write_line(problem, red=True)
+    for notice in session.notices:
+        terminalreporter.write_line(notice, yellow=True)
+    if _in_github_actions():
+        for record in session.records:
+            if record["verdict"] == "fail" and record.get("file"):
+                file = workspace_path(config.rootpath, record["file"], os.environ)
+                terminalreporter.write_line(error_annotation(record, file, record["line"]))

@@ -28,9 +28,12 @@ UNITS = {"time": "s", "memory": "B", "throughput": "1/s"}
 Record = dict[str, Any]
 
 
-def result_record(judgement: Judgement, *, accept: bool) -> Record:
+def result_record(
+    judgement: Judgement, *, accept: bool, file: str | None = None, line: int | None = None
+) -> Record:
     """A judged test as JSON-ready builtins: what the report holds and xdist workers send.
 
+    ``file`` (relative to the rootdir) and ``line`` (1-based) locate the test function.
     ``status`` says how the history takes it: ``accepted`` into the baseline, ``rejected``
     (it regressed), or ``rebased`` (it regressed and ``accept`` takes it as the new start).
     """
@@ -46,6 +49,8 @@ def result_record(judgement: Judgement, *, accept: bool) -> Record:
     )
     return {
         "nodeid": judgement.nodeid,
+        "file": file,
+        "line": line,
         "verdict": judgement.verdict,
         "level": judgement.budget.level,
         "status": status,

@@ -1,0 +1,87 @@
+"""What CI systems read: GitHub Actions workflow commands and step summaries, JUnit
+properties."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from .report import HEADER, Record
+
+__all__ = [
+    "error_annotation",
+    "junit_properties",
+    "markdown_table",
+    "workspace_path",
+]
+
+
+def _escape_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's runner toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """A workflow command's property value (after ``file=``, ``title=``...)."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def error_annotation(record: Record, file: str, line: int | None) -> str:
+    """An ``::error`` workflow command for a failed budgeted test, at its function's line."""
+    properties = [f"file={_escape_property(file)}"]
+    if line is not None:
+        properties.append(f"line={line}")
+    properties.append(f"title={_escape_property('perf budget: ' + record['nodeid'])}")
+    message = "\n".join(record["messages"])
+    return f"::error {','.join(properties)}::{_escape_data(message)}"
+
+
+def workspace_path(rootdir: Path, file: str, environ: Mapping[str, str]) -> str:
+    """``file`` (relative to pytest's rootdir) relative to the GitHub workspace, which is
+    what annotations are matched against; unchanged outside a workspace."""
+    workspace = environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return file
+    try:
+        relative = os.path.relpath(rootdir / file, workspace)
+    except ValueError:
+        return file
+    return file if relative.startswith("..") else Path(relative).as_posix()
+
+
+def _cell(text: str) -> str:
+    """Text safe in a Markdown table cell: HTML special characters and pipes escaped."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows: Sequence[tuple[str, ...]]) -> str:
+    """The summary table as GitHub-flavoured Markdown, under a heading."""
+    tests = {row[0] for row in rows}
+    failed = {row[0] for row in rows if row[-1] == "fail"}
+    verdicts = {"fail": "**fail**", "warn": "warn", "pass": "pass"}
+    lines = [
+        "### Performance budgets",
+        "",
+        f"{len(tests)} budgeted tests, {len(failed)} failed.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    for row in rows:
+        cells = [_cell(cell) for cell in row[:-1]] + [verdicts.get(row[-1], _cell(row[-1]))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n"
+
+
+def junit_properties(record: Record) -> Iterable[tuple[str, object]]:
+    """The test's measured metrics, its limits and its verdict, in base units, as JUnit
+    ``<property>`` name/value pairs."""
+    for metric, value in record["metrics"].items():
+        yield f"perf_{metric}", value
+    for metric, bound in record["limits"].items():
+        for kind, value in bound.items():
+            yield f"perf_{metric}_{kind}", value
+    yield "perf_rounds", record["rounds"]
+    yield "perf_verdict", record["verdict"]

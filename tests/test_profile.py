@@ -1,0 +1,144 @@
+"""Profiles of a test: the trimmed call tree, errors, file names."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_perfbudget.profile import (
+    MAX_TREE_LINES,
+    ProfileError,
+    profile_calls,
+    profile_filename,
+)
+
+
+def busy(iterations: int) -> int:
+    total = 0
+    for number in range(iterations):
+        total += number * number
+    return total
+
+
+def hot_path() -> None:
+    busy(300_000)
+
+
+def cold_path() -> None:
+    sorted(range(10))
+
+
+def profiled_test() -> None:
+    hot_path()
+    cold_path()
+
+
+def test_tree_starts_at_the_test_and_shows_its_hot_path() -> None:
+    profile = profile_calls(profiled_test, profiled_test.__code__, html=False)
+    assert profile.calls >= 1
+    assert profile.html is None
+    assert profile.tree[0].split()[3] == "profiled_test"
+    functions = [line.split()[3] for line in profile.tree]
+    assert functions.index("hot_path") < functions.index("busy")
+    assert "cold_path" not in functions  # far under 2% of the time
+    assert all("[self]" not in line for line in profile.tree)
+
+
+def deep(levels: int) -> None:
+    if levels:
+        deep(levels - 1)
+    else:
+        busy(200_000)
+
+
+def test_tree_is_trimmed_to_its_line_limit() -> None:
+    def test_deep() -> None:
+        deep(60)
+
+    profile = profile_calls(test_deep, test_deep.__code__, html=False)
+    assert len(profile.tree) == MAX_TREE_LINES + 1
+    assert profile.tree[-1].startswith("... ")
+
+
+def test_library_frames_are_collapsed() -> None:
+    import json
+
+    document = json.dumps([{"key": list(range(50))}] * 2000)
+
+    def test_parse() -> None:
+        json.loads(document)
+
+    profile = profile_calls(test_parse, test_parse.__code__, html=False)
+    library = [line for line in profile.tree if line.endswith("[library]")]
+    assert len(library) == 1  # json.loads; decode and raw_decode folded into it
+    assert " loads " in library[0]
+
+
+def test_html_page_when_asked() -> None:
+    profile = profile_calls(hot_path, hot_path.__code__, html=True)
+    assert profile.html is not None
+    assert "<html" in profile.html.lower()
+
+
+def test_a_call_that_raises_is_a_profile_error() -> None:
+    calls = []
+
+    def flaky() -> None:
+        calls.append(1)
+        raise ValueError("second\nrun differs")
+
+    with pytest.raises(ProfileError, match=r"raised ValueError .*: second run differs$"):
+        profile_calls(flaky, None, html=False)
+    assert sys.getprofile() is None  # the profiler was stopped
+
+
+def test_a_skip_or_fail_outcome_is_a_profile_error() -> None:
+    def skipping() -> None:
+        pytest.skip("not now")
+
+    with pytest.raises(ProfileError, match="raised Skipped"):
+        profile_calls(skipping, None, html=False)
+
+
+def test_pyinstrument_that_cannot_be_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyinstrument", None)
+    with pytest.raises(ProfileError, match="pyinstrument cannot be imported"):
+        profile_calls(hot_path, None, html=False)
+
+
+def test_pyinstrument_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyinstrument
+
+    def refuse(self: object) -> None:
+        raise RuntimeError("no sampler available")
+
+    monkeypatch.setattr(pyinstrument.Profiler, "start", refuse)
+    with pytest.raises(ProfileError, match="could not start: no sampler available"):
+        profile_calls(hot_path, None, html=False)
+
+
+@pytest.mark.parametrize(
+    "nodeid",
+    [
+        "tests/test_a.py::test_b",
+        "tests/test_a.py::test_b[a/b]",
+        "tests/test_a.py::test_b[<lambda> x y]",
+        "tests/test_a.py::TestC::test_d[\u00fcn\u00efc\u00f8de-\u2603]",
+        "../../etc/passwd",
+        "::[]",
+    ],
+)
+def test_profile_filenames_are_safe(nodeid: str) -> None:
+    name = profile_filename(nodeid)
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{10}\.html", name)
+    assert len(name) <= 140
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_profile_filenames_differ_for_different_ids(first: str, second: str) -> None:
+    if first != second:
+        assert profile_filename(first) != profile_filename(second)
