@@ -15,6 +15,8 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
             "*performance budgets (pytest-perfbudget)*",
             "*--perf-disable*",
             "*--perf-warn-only*",
+            "*--perf-profile *",
+            "*--perf-profile-dir=DIR*",
             "*--perf-report=PATH*",
             "*perf_max_time*",
         ]

@@ -64,7 +64,7 @@ def markdown_table(rows: Sequence[tuple[str, ...]]) -> str:
     lines = [
         "### Performance budgets",
         "",
-        f"{len(tests)} budgeted tests, {len(failed)} failed.",
+        f"{len(tests)} budgeted test{'' if len(tests) == 1 else 's'}, {len(failed)} failed.",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),

@@ -28,10 +28,11 @@ __all__ = [
 
 #: The profiled calls are repeated until they took this long, so a short test still
 #: gives the sampler enough to see (at least one call, at most :data:`MAX_PROFILED_CALLS`).
-PROFILED_SECONDS = 0.2
+PROFILED_SECONDS = 0.3
 MAX_PROFILED_CALLS = 1000
-#: pyinstrument's sampling interval, in seconds.
-SAMPLING_INTERVAL = 0.0001
+#: pyinstrument's sampling interval, in seconds (its default: finer ones slow the code
+#: under the profiler down more).
+SAMPLING_INTERVAL = 0.001
 #: The call tree in a failure report has at most this many frame lines.
 MAX_TREE_LINES = 25
 #: Frames with less than this share of the test's time are left out of the tree.
