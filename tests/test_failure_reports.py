@@ -50,7 +50,7 @@ def test_a_failed_budget_carries_a_profile_taken_after_measuring(
             "*- perf profile -*",
             "pyinstrument: time per call over * more call(s) of the test*",
             "*ms  100%  test_slow  test_a_failed_budget*.py:10",
-            "*ms   *%    slow_helper  test_a_failed_budget*.py:7",
+            "*ms *%    slow_helper  test_a_failed_budget*.py:7",
         ]
     )
     calls = calls_seen(result)

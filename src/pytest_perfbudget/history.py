@@ -57,7 +57,9 @@ __all__ = [
     "locked",
     "save_results",
     "thin",
+    "write_bytes_atomic",
     "write_json_atomic",
+    "write_text_atomic",
 ]
 
 VERSION = 1
@@ -106,11 +108,20 @@ def encode_json(document: object, *, indent: int | None) -> bytes:
 
 
 def write_json_atomic(path: Path, document: object, *, indent: int | None = 2) -> None:
-    """Write JSON through a temporary file in the same directory, fsync and rename.
+    """Write JSON atomically (see :func:`write_bytes_atomic`)."""
+    write_bytes_atomic(path, encode_json(document, indent=indent))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (see :func:`write_bytes_atomic`)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same directory, fsync and rename.
 
     A crash at any moment leaves either the old file or the new one.
     """
-    data = encode_json(document, indent=indent)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -200,6 +211,8 @@ class RunInfo:
     time: str
     commit: str | None
     branch: str | None
+    #: Where the run came from when it was not a pytest session (an imported file).
+    source: str | None = None
 
     @staticmethod
     def now_utc() -> str:
@@ -218,6 +231,8 @@ class SavedResult:
     wall: Sequence[float]
     memory: Sequence[float]
     reference: float | None = None
+    #: The test's limits, per metric ``{"max": bound}`` or ``{"min": bound}``.
+    limits: Mapping[str, Mapping[str, float]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +315,8 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
                 isinstance(run, dict) for run in samples.values()
             ):
                 raise _shape_error(path, f"{where}/samples", "an object of objects")
+            if not isinstance(entry.get("limits", {}), dict):
+                raise _shape_error(path, f"{where}/limits", "an object")
     return document
 
 
@@ -347,12 +364,17 @@ class History:
         entry: dict[str, Any] | None = self.document["tests"].get(nodeid, {}).get(machine)
         return entry
 
-    def baseline_runs(self, nodeid: str, machine: str) -> list[list[Any]]:
-        """Summary rows of the runs the baseline pools: the newest accepted ones, at most
-        :data:`BASELINE_RUNS`, none older than the newest rebased run."""
+    def baseline_runs(
+        self, nodeid: str, machine: str, *, before: int | None = None
+    ) -> list[list[Any]]:
+        """Summary rows of the runs the baseline pools: the newest accepted ones (older than
+        run ``before`` when given), at most :data:`BASELINE_RUNS`, none older than the
+        newest rebased run."""
         entry = self.entry(nodeid, machine)
         chosen: list[list[Any]] = []
         for row in reversed(entry["summaries"] if entry else []):
+            if before is not None and row[0] >= before:
+                continue
             status = row[1]
             if status in ("a", "b"):
                 chosen.append(row)
@@ -360,10 +382,11 @@ class History:
                 break
         return chosen
 
-    def baseline(self, nodeid: str, machine: str) -> Baseline | None:
-        """The pooled samples of the test's baseline runs, or None without any."""
+    def baseline(self, nodeid: str, machine: str, *, before: int | None = None) -> Baseline | None:
+        """The pooled samples of the test's baseline runs (older than run ``before`` when
+        given), or None without any."""
         entry = self.entry(nodeid, machine)
-        rows = self.baseline_runs(nodeid, machine)
+        rows = self.baseline_runs(nodeid, machine, before=before)
         if entry is None or not rows:
             return None
         wall: list[float] = []
@@ -374,16 +397,18 @@ class History:
             wall.extend(samples.get("wall", []))
             memory.extend(samples.get("memory", []))
             p50, cpu = row[SUMMARY_COLUMNS.index("p50")], row[SUMMARY_COLUMNS.index("cpu")]
-            cpu_share = min(1.0, max(0.0, cpu / p50)) if p50 > 0 else 1.0
+            known = p50 is not None and cpu is not None and p50 > 0
+            cpu_share = min(1.0, max(0.0, cpu / p50)) if known else 1.0
             reference = samples.get("reference")
             runs.append(BaselineRun(reference, cpu_share, tuple(samples.get("wall", []))))
         metrics = {
-            column: median([row[index] for row in rows])
+            column: median(known)
             for index, column in enumerate(SUMMARY_COLUMNS)
             if column in METRIC_COLUMNS
-        }
+            and (known := [row[index] for row in rows if row[index] is not None])
+        }  # a metric no run measured (memory without a probe, say) has no baseline
         ops = median([row[3] for row in rows])
-        if metrics["p50"] > 0:
+        if metrics.get("p50", 0) > 0:
             metrics["throughput"] = ops / metrics["p50"]
         return Baseline(tuple(wall), tuple(memory), ops, metrics, tuple(runs))
 
@@ -398,13 +423,20 @@ class History:
             "branch": run.branch,
             "machine": run.machine,
         }
+        if run.source is not None:
+            document["runs"][run_id]["source"] = run.source
         dropped: set[int] = set()
         for result in results:
             machines = document["tests"].setdefault(result.nodeid, {})
             entry = machines.setdefault(run.machine, {"summaries": [], "samples": {}})
             row = [int(run_id), STATUS_CODES[result.status], result.rounds, _round(result.ops)]
-            row += [_round(result.metrics.get(column, 0.0)) for column in METRIC_COLUMNS]
+            row += [
+                _round(result.metrics[column]) if column in result.metrics else None
+                for column in METRIC_COLUMNS
+            ]
             entry["summaries"].append(row)
+            if result.limits:
+                entry["limits"] = {metric: dict(bound) for metric, bound in result.limits.items()}
             entry["samples"][run_id] = {
                 "wall": thin(result.wall),
                 "memory": [_round(value) for value in result.memory],

@@ -529,6 +529,7 @@ def _save_history(config: pytest.Config, session: PerfSession) -> None:
             wall=record["samples"]["wall"],
             memory=record["samples"]["memory"],
             reference=record["reference"],
+            limits=record["limits"],
         )
         for record in session.records
     ]

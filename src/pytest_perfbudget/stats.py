@@ -45,7 +45,7 @@ def median_absolute_deviation(values: Sequence[float]) -> float:
     return median([abs(value - center) for value in values])
 
 
-def _average_ranks(values: Sequence[float]) -> tuple[list[float], float]:
+def average_ranks(values: Sequence[float]) -> tuple[list[float], float]:
     """Ranks (1-based, ties averaged) of ``values`` and the tie term sum(t^3 - t)."""
     order = sorted(range(len(values)), key=values.__getitem__)
     ranks = [0.0] * len(values)
@@ -72,7 +72,7 @@ def mann_whitney_p(first: Sequence[float], second: Sequence[float]) -> float:
     n1, n2 = len(first), len(second)
     if n1 == 0 or n2 == 0:
         raise ValueError("Mann-Whitney U needs samples on both sides")
-    ranks, tie_term = _average_ranks([*first, *second])
+    ranks, tie_term = average_ranks([*first, *second])
     u1 = sum(ranks[:n1]) - n1 * (n1 + 1) / 2
     n = n1 + n2
     variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))

@@ -1,0 +1,369 @@
+"""The ``perfbudget`` command: read, check, chart and prune a history outside pytest.
+
+Exit status: 0 on success, 1 on a finding (``check``), 2 on bad usage or a file that
+cannot be used, always with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from .budget import check_regressions, describe_regression, format_metric
+from .history import SUMMARY_COLUMNS, History, HistoryError, locked
+from .measure import Measurement
+from .settings import ConfigError, Settings, load_settings
+from .trend import TREND_RUNS, Creep, Step, find_change, sparkline
+
+__all__ = ["main"]
+
+PROGRAM = "perfbudget"
+METRICS = ("p50", "p90", "p95", "p99", "max", "cpu", "memory")
+SPARK_RUNS = 20
+#: The latest, baseline, change and runs columns of ``show``, with their separators.
+NUMBER_COLUMNS = 9 + 9 + 8 + 5 + 5
+
+
+class UsageError(Exception):
+    """Bad usage or an unusable file: exit status 2 with this one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROGRAM,
+        description="Read, check, chart and prune a pytest-perfbudget history file.",
+    )
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        help="the history file (default: as configured for pytest, else .perf/history.json)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    show = commands.add_parser("show", help="one row per test with a sparkline of its runs")
+    show.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
+    show.add_argument("--metric", choices=METRICS, default="p50", help="default: p50")
+    show.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
+
+    trend = commands.add_parser("trend", help="step changes and slow creep per test")
+    trend.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
+    trend.add_argument("--metric", choices=METRICS, default="p50", help="default: p50")
+
+    check = commands.add_parser(
+        "check", help="exit 1 when the newest saved run regressed against the runs before it"
+    )
+    check.add_argument(
+        "--regression",
+        metavar="PCT",
+        default=None,
+        help="allowed degradation of every metric (default: as configured, else 20%%/15%%/50%%)",
+    )
+
+    html = commands.add_parser("html", help="a self-contained HTML report with a chart per test")
+    html.add_argument("output", metavar="OUT.html", help="the file to write")
+    html.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
+
+    prune = commands.add_parser("prune", help="keep only the newest N runs per test and machine")
+    prune.add_argument("--keep", type=_positive, required=True, metavar="N")
+
+    imported = commands.add_parser(
+        "import-benchmark", help="turn pytest-benchmark saves (.benchmarks/) into history runs"
+    )
+    imported.add_argument("path", metavar="PATH", help="a .benchmarks directory or a JSON save")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _settings(regression: str | None = None) -> Settings:
+    """The project's pytest-perfbudget settings, read from the current directory."""
+    directory = Path.cwd()
+    pyproject = directory / "pyproject.toml"
+    try:
+        return load_settings(
+            rootdir=directory,
+            pyproject=pyproject if pyproject.is_file() else None,
+            ini={},
+            flags={} if regression is None else {"regression": regression},
+        )
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def _history_path(option: str | None) -> Path:
+    return Path(option) if option is not None else _settings().history
+
+
+def _load(path: Path) -> History:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such history file")
+    try:
+        return History.load(path)
+    except HistoryError as error:
+        raise UsageError(str(error)) from None
+
+
+def _series(history: History, pattern: str) -> Iterator[tuple[str, str, list[list[object]]]]:
+    """(node id, machine, summary rows) of every test matching ``pattern``."""
+    for nodeid, machines in history.document["tests"].items():
+        if fnmatch.fnmatchcase(nodeid, pattern):
+            for machine, entry in machines.items():
+                yield nodeid, machine, entry["summaries"]
+
+
+def _column(rows: Sequence[Sequence[object]], metric: str) -> list[float | None]:
+    index = SUMMARY_COLUMNS.index(metric)
+    return [row[index] if isinstance(row[index], int | float) else None for row in rows]  # type: ignore[misc]
+
+
+def _label(nodeid: str, machine: str, several_machines: bool, width: int) -> str:
+    label = f"{nodeid} @{machine[:6]}" if several_machines else nodeid
+    return label if len(label) <= width else "…" + label[-(width - 1) :]
+
+
+def _baseline_value(rows: Sequence[Sequence[object]], metric: str) -> float | None:
+    """The metric's median over the accepted runs before the newest, at most 5."""
+    index = SUMMARY_COLUMNS.index(metric)
+    chosen: list[float] = []
+    for row in reversed(rows[:-1]):
+        value = row[index]
+        if row[1] in ("a", "b") and isinstance(value, int | float):
+            chosen.append(float(value))
+        if row[1] == "b" or len(chosen) == 5:
+            break
+    if not chosen:
+        return None
+    chosen.sort()
+    middle = len(chosen) // 2
+    return chosen[middle] if len(chosen) % 2 else (chosen[middle - 1] + chosen[middle]) / 2
+
+
+def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) -> int:
+    found = list(_series(history, pattern))
+    if not found:
+        raise UsageError(f"no test in {history.path} matches {pattern!r}")
+    several = len({machine for _, machine, _ in found}) > 1
+    longest = max(len(rows) for _, _, rows in found)
+    spark_width = max(1, min(SPARK_RUNS, longest, (width - NUMBER_COLUMNS) // 3))
+    name_width = max(20, width - NUMBER_COLUMNS - spark_width)
+    header = (
+        f"{'test':<{name_width}} {'latest':>9} {'baseline':>9} {'change':>8} {'runs':>5} "
+        f"{'recent':<{spark_width}}"
+    )
+    out.write(header[:width].rstrip() + "\n")  # "recent" may be wider than few runs
+    for nodeid, machine, rows in found:
+        values = _column(rows, metric)
+        latest = values[-1] if values else None
+        baseline = _baseline_value(rows, metric)
+        change = "-"
+        if latest is not None and baseline:
+            change = f"{(latest / baseline - 1) * 100:+.1f}%"
+        shown_latest = "-" if latest is None else format_metric(metric, latest)
+        shown_baseline = "-" if baseline is None else format_metric(metric, baseline)
+        line = (
+            f"{_label(nodeid, machine, several, name_width):<{name_width}} "
+            f"{shown_latest:>9} {shown_baseline:>9} {change:>8} {len(rows):>5} "
+            f"{sparkline(values[-spark_width:])}"
+        )
+        out.write(line.rstrip() + "\n")
+    return 0
+
+
+def _run_text(runs: dict[str, Any], run_id: str) -> str:
+    run = runs.get(run_id, {})
+    commit = (run.get("commit") or "unknown")[:12]
+    return f"run {run_id} ({run.get('time') or 'time unknown'}, commit {commit})"
+
+
+def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
+    found = list(_series(history, pattern))
+    if not found:
+        raise UsageError(f"no test in {history.path} matches {pattern!r}")
+    several = len({machine for _, machine, _ in found}) > 1
+    runs = history.document["runs"]
+    reported = 0
+    for nodeid, machine, rows in found:
+        recent = [
+            row
+            for row in rows[-TREND_RUNS:]
+            if isinstance(row[SUMMARY_COLUMNS.index(metric)], int | float)
+        ]
+        values = [float(value) for value in _column(recent, metric) if value is not None]
+        label = _label(nodeid, machine, several, 200)
+        change = find_change(values)
+        if isinstance(change, Step):
+            run_id = str(recent[change.index][0])
+            out.write(
+                f"{label}: step {change.change * 100:+.1f}% in {metric} "
+                f"({format_metric(metric, change.before)} -> "
+                f"{format_metric(metric, change.after)}) from {_run_text(runs, run_id)}, "
+                f"p={change.p_value:.1g}\n"
+            )
+            reported += 1
+        elif isinstance(change, Creep):
+            out.write(
+                f"{label}: creep {change.relative * 100:+.2f}% a run in {metric} "
+                f"({format_metric(metric, abs(change.slope))} a run) over the last "
+                f"{len(values)} runs, since {_run_text(runs, str(recent[0][0]))}, "
+                f"p={change.p_value:.1g}\n"
+            )
+            reported += 1
+    if not reported:
+        out.write(
+            f"no step or creep in {metric} over the last {TREND_RUNS} runs of {len(found)} tests\n"
+        )
+    return 0
+
+
+def _check(history: History, regression: str | None, out: TextIO) -> int:
+    runs = history.document["runs"]
+    if not runs:
+        raise UsageError(f"{history.path}: the history has no runs")
+    newest = max(runs, key=int)
+    settings = _settings(regression)
+    regressed: list[str] = []
+    checked = 0
+    for nodeid, machines in history.document["tests"].items():
+        for machine, entry in machines.items():
+            rows = entry["summaries"]
+            if not rows or str(rows[-1][0]) != newest:
+                continue
+            checked += 1
+            row = rows[-1]
+            if row[1] == "r":
+                regressed.append(f"{nodeid}: regressed when it was saved (run {newest})")
+                continue
+            finding = _recheck(
+                history, settings=settings, nodeid=nodeid, machine=machine, entry=entry, row=row
+            )
+            if finding:
+                regressed.append(f"{nodeid}: {finding}")
+    for line in regressed:
+        out.write(line + "\n")
+    out.write(f"run {newest}: {checked} tests checked, {len(regressed)} regressed\n")
+    return 1 if regressed else 0
+
+
+def _recheck(
+    history: History,
+    *,
+    settings: Settings,
+    nodeid: str,
+    machine: str,
+    entry: dict[str, Any],
+    row: list[Any],
+) -> str | None:
+    """The plugin's regression checks of a saved run against the accepted runs before it
+    (at equal machine speed); a description of what regressed, or None."""
+    samples = entry["samples"].get(str(row[0]))
+    baseline = history.baseline(nodeid, machine, before=int(row[0]))
+    if not samples or not samples.get("wall") or baseline is None:
+        return None
+    budget = settings.budget_for(nodeid, None) or settings.budget_for(nodeid, {})
+    assert budget is not None  # an empty marker always gives the default budget
+    cpu = row[SUMMARY_COLUMNS.index("cpu")]
+    measurement = Measurement(
+        wall=tuple(samples["wall"]),
+        cpu=(float(cpu),) if isinstance(cpu, int | float) else (0.0,),
+        memory=tuple(samples.get("memory", [])),
+        ops=float(row[3]),
+        reference=samples.get("reference"),
+    )
+    found = [
+        check for check in check_regressions(budget, measurement, baseline) if check.regressed
+    ]
+    return "; ".join(describe_regression(check) for check in found) or None
+
+
+def _prune(path: Path, keep: int, out: TextIO) -> int:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such history file")
+    try:
+        with locked(path):
+            history = History.load(path)
+            before = len(history.document["runs"])
+            history.prune(keep)
+            history.save()
+    except HistoryError as error:
+        raise UsageError(str(error)) from None
+    dropped = before - len(history.document["runs"])
+    out.write(f"{path}: kept the newest {keep} runs per test; {dropped} runs dropped\n")
+    return 0
+
+
+def _run_show(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+    width = options.width or shutil.get_terminal_size((80, 24)).columns
+    return _show(_load(path), options.pattern, options.metric, width, out)
+
+
+def _run_trend(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+    return _trend(_load(path), options.pattern, options.metric, out)
+
+
+def _run_check(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+    return _check(_load(path), options.regression, out)
+
+
+def _run_html(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+    from .html import write_report
+
+    return write_report(_load(path), Path(options.output), options.pattern, out)
+
+
+def _run_prune(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+    return _prune(path, options.keep, out)
+
+
+def _run_import_benchmark(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+    from .benchmark_import import BenchmarkSaveError, import_benchmark
+
+    try:
+        return import_benchmark(path, Path(options.path), _settings().keep, out)
+    except BenchmarkSaveError as error:
+        raise UsageError(str(error)) from None
+
+
+COMMANDS = {
+    "show": _run_show,
+    "trend": _run_trend,
+    "check": _run_check,
+    "html": _run_html,
+    "prune": _run_prune,
+    "import-benchmark": _run_import_benchmark,
+}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = sys.stdout if out is None else out
+    try:
+        options = _parser().parse_args(argv)
+        return COMMANDS[options.command](options, _history_path(options.history), out)
+    except BrokenPipeError:  # the reader went away (`perfbudget show | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (UsageError, OSError) as error:
+        sys.stderr.write(f"{PROGRAM}: error: {error}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,371 @@
+"""The ``perfbudget`` history tool: every command, its output and its exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from pytest_perfbudget.cli import main
+from pytest_perfbudget.history import RunInfo, SavedResult, save_results
+
+
+def run_info(number: int, machine: str = "m1") -> RunInfo:
+    return RunInfo(
+        machine,
+        {"cpu": "test"},
+        f"2026-11-{number % 28 + 1:02d}T10:00:00Z",
+        f"c{number + 1:03d}" + "0" * 36,  # the commit of run number + 1
+        "main",
+    )
+
+
+def result(
+    nodeid: str,
+    level: float,
+    generator: random.Random,
+    *,
+    status: str = "accepted",
+    memory: float = 4096.0,
+) -> SavedResult:
+    wall = sorted(level * generator.lognormvariate(0, 0.03) for _ in range(40))
+    metrics = {
+        "p50": wall[20], "p90": wall[36], "p95": wall[38], "p99": wall[39], "max": wall[-1],
+        "cpu": wall[20] * 0.95, "memory": memory,
+    }  # fmt: skip
+    return SavedResult(
+        nodeid,
+        status,  # type: ignore[arg-type]
+        len(wall),
+        1.0,
+        metrics,
+        wall,
+        [memory] * 3,
+        reference=1e-4,
+        limits={"p95": {"max": 0.05}, "memory": {"max": 1 << 20}},
+    )
+
+
+def build(
+    path: Path, levels: dict[str, Sequence[float]], statuses: dict[int, str] | None = None
+) -> None:
+    """One saved run per position of the level lists (every test in every run)."""
+    generator = random.Random(7)
+    runs = len(next(iter(levels.values())))
+    for number in range(runs):
+        status = (statuses or {}).get(number, "accepted")
+        results = [
+            result(nodeid, series[number], generator, status=status)
+            for nodeid, series in levels.items()
+        ]
+        save_results(path, run_info(number), results, keep=50)
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+STEADY = [0.010] * 12
+STEPPED = [0.010] * 12 + [0.014] * 10
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    path = tmp_path / "history.json"
+    build(
+        path, {"tests/test_a.py::test_fast": STEADY, "tests/test_a.py::test_sort[<big>]": STEADY}
+    )
+    return path
+
+
+def test_show_one_row_per_test_within_80_columns(history: Path) -> None:
+    status, output = run("--history", str(history), "show", "--width", "80")
+    assert status == 0
+    lines = output.splitlines()
+    assert lines[0].split() == ["test", "latest", "baseline", "change", "runs", "recent"]
+    assert len(lines) == 3
+    assert all(len(line) <= 80 for line in lines)
+    row = lines[1].split()
+    assert row[0] == "tests/test_a.py::test_fast"
+    assert row[1].endswith("ms")
+    assert row[2].endswith("ms")
+    assert row[3].endswith("%")
+    assert row[4] == "12"
+    assert set(row[5]) <= set("▁▂▃▄▅▆▇█")
+    assert len(row[5]) == 12
+
+
+def test_show_filters_by_glob_and_truncates_long_names(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    long_name = "tests/" + "deep/" * 20 + "test_x.py::test_long"
+    build(path, {long_name: STEADY[:3], "tests/other.py::test_y": STEADY[:3]})
+    status, output = run("--history", str(path), "show", "*test_long", "--width", "80")
+    assert status == 0
+    lines = output.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith("…")
+    assert "test_x.py::test_long" in lines[1]
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_show_other_metric(history: Path) -> None:
+    status, output = run("--history", str(history), "show", "--metric", "memory", "--width", "100")
+    assert status == 0
+    assert "4.00KiB" in output or "4KiB" in output or "4.1KiB" in output
+
+
+def test_trend_reports_a_step_with_its_run_time_and_commit(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_stepped": STEPPED, "t.py::test_steady": [0.010] * 22})
+    status, output = run("--history", str(path), "trend")
+    assert status == 0
+    lines = output.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("t.py::test_stepped: step +")
+    assert "from run 13 (2026-11-13T10:00:00Z, commit c01300000000)" in lines[0]
+
+
+def test_trend_reports_creep(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_creeping": [0.010 * 1.02**run for run in range(30)]})
+    status, output = run("--history", str(path), "trend")
+    assert status == 0
+    assert output.startswith("t.py::test_creeping: creep +")
+    assert "a run in p50" in output
+
+
+def test_trend_is_quiet_on_stationary_series(history: Path) -> None:
+    status, output = run("--history", str(history), "trend")
+    assert status == 0
+    assert output == "no step or creep in p50 over the last 30 runs of 2 tests\n"
+
+
+def test_check_passes_an_unchanged_newest_run(history: Path) -> None:
+    status, output = run("--history", str(history), "check")
+    assert status == 0
+    assert output == "run 12: 2 tests checked, 0 regressed\n"
+
+
+def test_check_fails_a_run_saved_as_regressed(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_a": [0.01] * 6 + [0.02]}, statuses={6: "rejected"})
+    status, output = run("--history", str(path), "check")
+    assert status == 1
+    assert output.splitlines() == [
+        "t.py::test_a: regressed when it was saved (run 7)",
+        "run 7: 1 tests checked, 1 regressed",
+    ]
+
+
+def test_check_re_tests_an_accepted_newest_run(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_a": [0.01] * 6 + [0.02], "t.py::test_b": [0.01] * 7})
+    status, output = run("--history", str(path), "check")
+    assert status == 1
+    lines = output.splitlines()
+    assert lines[0].startswith("t.py::test_a: perf regression: p50 ")
+    assert lines[-1] == "run 7: 2 tests checked, 1 regressed"
+    status, _ = run("--history", str(path), "check", "--regression", "150%")
+    assert status == 0
+
+
+def test_html_is_self_contained_and_escaped(history: Path, tmp_path: Path) -> None:
+    output_path = tmp_path / "report.html"
+    status, output = run("--history", str(history), "html", str(output_path))
+    assert status == 0
+    assert output == f"{output_path}: 2 tests charted\n"
+    page = output_path.read_text(encoding="utf-8")
+    assert page.count('<svg class="chart"') == 4  # time and memory for each test
+    assert "test_sort[&lt;big&gt;]" in page
+    assert "<big>" not in page
+    assert " src=" not in page
+    assert " href=" not in page
+    assert "@import" not in page
+    assert "url(" not in page
+    assert 'class="limit"' in page
+    assert 'class="band"' in page
+
+
+def test_prune_keeps_the_newest_runs(history: Path) -> None:
+    status, output = run("--history", str(history), "prune", "--keep", "3")
+    assert status == 0
+    assert output == f"{history}: kept the newest 3 runs per test; 9 runs dropped\n"
+    document = json.loads(history.read_text())
+    assert sorted(document["runs"], key=int) == ["10", "11", "12"]
+
+
+def benchmark_save(path: Path, commit: str, when: str, median: float, data: bool) -> None:
+    stats: dict[str, object] = {
+        "min": median * 0.9, "max": median * 1.5, "mean": median * 1.05, "median": median,
+        "stddev": median * 0.1, "rounds": 5, "iterations": 1, "ops": 1 / median,
+    }  # fmt: skip
+    if data:
+        stats["data"] = [median * factor for factor in (0.9, 0.95, 1.0, 1.05, 1.5)]
+    document = {
+        "machine_info": {
+            "machine": "x86_64", "system": "Linux", "python_implementation": "CPython",
+            "python_version": "3.11.7", "cpu": {"brand_raw": "Test CPU", "count": 8},
+        },
+        "commit_info": {"id": commit, "branch": "main", "time": when},
+        "benchmarks": [{"fullname": "tests/test_b.py::test_sum", "stats": stats}],
+        "datetime": when,
+        "version": "5.1.0",
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document))
+
+
+def test_import_benchmark_saves_become_runs(tmp_path: Path) -> None:
+    saves = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit"
+    benchmark_save(saves / "0002_bbb.json", "b" * 40, "2026-11-02T10:00:00+00:00", 0.002, True)
+    benchmark_save(saves / "0001_aaa.json", "a" * 40, "2026-11-01T10:00:00+00:00", 0.001, False)
+    path = tmp_path / "h.json"
+    status, output = run("--history", str(path), "import-benchmark", str(tmp_path / ".benchmarks"))
+    assert status == 0
+    assert output == f"{path}: imported 2 pytest-benchmark saves\n"
+    document = json.loads(path.read_text())
+    runs = document["runs"]
+    assert [runs[key]["commit"] for key in ("1", "2")] == ["a" * 40, "b" * 40]
+    assert runs["1"]["time"] == "2026-11-01T10:00:00Z"
+    (machine,) = document["machines"].values()
+    assert machine == {
+        "cpu": "Test CPU",
+        "cores": "8",
+        "os": "Linux x86_64",
+        "python": "cpython 3.11",
+    }
+    (entry,) = document["tests"]["tests/test_b.py::test_sum"].values()
+    first, second = entry["summaries"]
+    assert first[4] == 0.001
+    assert first[6] is None
+    assert second[4] == 0.002
+    assert second[6] is not None
+    status, output = run("--history", str(path), "import-benchmark", str(tmp_path / ".benchmarks"))
+    assert (
+        output
+        == f"{path}: imported 0 pytest-benchmark saves, skipped 2 (imported before, or empty)\n"
+    )
+    status, output = run("--history", str(path), "show", "--width", "80")
+    assert status == 0
+    assert "test_sum" in output
+
+
+def test_import_benchmark_from_a_real_pytest_benchmark_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    pytester.makepyfile("def test_sum(benchmark):\n    benchmark(sum, range(100))\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--benchmark-autosave", "--benchmark-save-data"
+    )
+    result.assert_outcomes(passed=1)
+    path = pytester.path / "h.json"
+    status, output = run(
+        "--history", str(path), "import-benchmark", str(pytester.path / ".benchmarks")
+    )
+    assert status == 0
+    assert output == f"{path}: imported 1 pytest-benchmark saves\n"
+    document = json.loads(path.read_text())
+    (entry,) = document["tests"][
+        "test_import_benchmark_from_a_real_pytest_benchmark_run.py::test_sum"
+    ].values()
+    assert entry["summaries"][0][6] > 0  # p95 from the raw data
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--history", "{missing}", "show"], "{missing}: no such history file"),
+        (["--history", "{garbage}", "show"], "{garbage}: cannot read the history as JSON"),
+        (["--history", "{good}", "show", "nothing*"], "no test in {good} matches 'nothing*'"),
+        (["--history", "{good}", "frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        (["--history", "{good}"], "the following arguments are required: COMMAND"),
+        (
+            ["--history", "{good}", "prune", "--keep", "0"],
+            "argument --keep: must be at least 1, got 0",
+        ),
+        (
+            ["--history", "{good}", "prune", "--keep", "x"],
+            "argument --keep: not a whole number: 'x'",
+        ),
+        (["--history", "{good}", "check", "--regression", "lots"], "regression"),
+        (
+            ["--history", "{good}", "show", "--metric", "speed"],
+            "argument --metric: invalid choice",
+        ),
+        (
+            ["--history", "{good}", "import-benchmark", "{missing}"],
+            "{missing}: no such file or directory",
+        ),
+        (
+            ["--history", "{good}", "import-benchmark", "{garbage}"],
+            "{garbage}: cannot read it as JSON",
+        ),
+        (
+            ["--history", "{good}", "import-benchmark", "{good}"],
+            "{good}: not a pytest-benchmark save",
+        ),
+        (["--history", "{good}", "html", "{tmp}/no/such/dir/x.html"], ""),
+    ],
+)
+def test_errors_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    good = tmp_path / "good.json"
+    build(good, {"t.py::test_a": [0.01] * 2})
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    blocked = tmp_path / "no"
+    blocked.write_text("a file where a directory should be")
+    names = {
+        "missing": tmp_path / "missing.json",
+        "garbage": garbage,
+        "good": good,
+        "tmp": tmp_path,
+    }
+    status = main([part.format(**names) for part in argv], out=io.StringIO())
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("perfbudget: error: ")
+    assert message.format(**names) in lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_python_dash_m_and_the_console_script(history: Path) -> None:
+    for command in (
+        [sys.executable, "-m", "pytest_perfbudget"],
+        [str(Path(sys.executable).parent / "perfbudget")],
+    ):
+        completed = subprocess.run(
+            [*command, "--history", str(history), "show", "--width", "80"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert completed.returncode == 0, completed.stderr
+        assert "tests/test_a.py::test_fast" in completed.stdout
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_perfbudget", "--history", str(history / "x"), "show"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1
+
+
+def test_default_history_comes_from_the_project_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(tmp_path / "perf" / "h.json", {"t.py::test_a": [0.01] * 2})
+    (tmp_path / "pyproject.toml").write_text('[tool.perfbudget]\nhistory = "perf/h.json"\n')
+    monkeypatch.chdir(tmp_path)
+    status, output = run("show", "--width", "80")
+    assert status == 0
+    assert "t.py::test_a" in output
