@@ -327,7 +327,13 @@ def _run_check(options: argparse.Namespace, path: Path, out: TextIO) -> int:
 def _run_html(options: argparse.Namespace, path: Path, out: TextIO) -> int:
     from .html import write_report
 
-    return write_report(_load(path), Path(options.output), options.pattern, out)
+    settings = _settings()
+
+    def threshold_of(nodeid: str) -> float:
+        budget = settings.budget_for(nodeid, None) or settings.budget_for(nodeid, {})
+        return budget.regression["latency"] if budget is not None else 0.2
+
+    return write_report(_load(path), Path(options.output), options.pattern, threshold_of, out)
 
 
 def _run_prune(options: argparse.Namespace, path: Path, out: TextIO) -> int:

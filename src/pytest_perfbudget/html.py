@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import fnmatch
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from .budget import format_metric
 from .history import SUMMARY_COLUMNS, History, write_text_atomic
+from .stats import median
 
 __all__ = ["render_report", "write_report"]
 
@@ -136,8 +137,9 @@ def _column(rows: Sequence[Sequence[Any]], metric: str) -> list[float | None]:
     return [float(row[index]) if isinstance(row[index], int | float) else None for row in rows]
 
 
-def _band(rows: Sequence[Sequence[Any]]) -> tuple[float, float] | None:
-    """The spread of p50 over the baseline runs: the newest accepted ones, at most 5."""
+def _band(rows: Sequence[Sequence[Any]], threshold: float) -> tuple[float, float] | None:
+    """From the baseline's p50 (the median over its runs: the newest accepted ones, at most
+    5) up to where a regression of ``threshold`` begins."""
     chosen: list[float] = []
     index = SUMMARY_COLUMNS.index("p50")
     for row in reversed(rows):
@@ -145,7 +147,10 @@ def _band(rows: Sequence[Sequence[Any]]) -> tuple[float, float] | None:
             chosen.append(float(row[index]))
         if row[1] == "b" or len(chosen) == 5:
             break
-    return (min(chosen), max(chosen)) if chosen else None
+    if not chosen:
+        return None
+    baseline = median(chosen)
+    return baseline, baseline * (1 + threshold)
 
 
 def _limits(entry: dict[str, Any], metrics: Sequence[str]) -> dict[str, float]:
@@ -157,7 +162,9 @@ def _limits(entry: dict[str, Any], metrics: Sequence[str]) -> dict[str, float]:
     }
 
 
-def _section(nodeid: str, machine: str, entry: dict[str, Any], runs: dict[str, Any]) -> str:
+def _section(
+    nodeid: str, machine: str, entry: dict[str, Any], runs: dict[str, Any], threshold: float
+) -> str:
     rows = entry["summaries"]
     run_ids = [str(row[0]) for row in rows]
     times = {
@@ -169,7 +176,7 @@ def _section(nodeid: str, machine: str, entry: dict[str, Any], runs: dict[str, A
             series=times,
             unit_metric="p50",
             limits=_limits(entry, ("p50", "p95", "latency")),
-            band=_band(rows),
+            band=_band(rows, threshold),
             runs=run_ids,
         )
     ]
@@ -198,10 +205,13 @@ def _section(nodeid: str, machine: str, entry: dict[str, Any], runs: dict[str, A
     )
 
 
-def render_report(history: History, pattern: str) -> tuple[str, int]:
-    """The page, and how many tests it charts."""
+def render_report(
+    history: History, pattern: str, threshold_of: Callable[[str], float]
+) -> tuple[str, int]:
+    """The page, and how many tests it charts; ``threshold_of`` gives a test's latency
+    regression threshold (+0.2 for +20%)."""
     sections = [
-        _section(nodeid, machine, entry, history.document["runs"])
+        _section(nodeid, machine, entry, history.document["runs"], threshold_of(nodeid))
         for nodeid, machines in history.document["tests"].items()
         if fnmatch.fnmatchcase(nodeid, pattern)
         for machine, entry in machines.items()
@@ -213,8 +223,8 @@ def render_report(history: History, pattern: str) -> tuple[str, int]:
         f'<span><i style="background:{LINES["p95"][0]}"></i>p95 (dashed)</span>'
         f'<span><i style="background:{MEMORY_COLOR}"></i>memory</span>'
         f'<span><i style="background:{LIMIT_COLOR}"></i>limit</span>'
-        f'<span><i style="background:{BAND_COLOR}"></i>baseline band (p50 of the '
-        "baseline runs)</span></p>"
+        f'<span><i style="background:{BAND_COLOR}"></i>baseline band: from the '
+        "baseline's p50 up to its regression threshold</span></p>"
     )
     page = (
         "<!DOCTYPE html>\n"
@@ -231,9 +241,15 @@ def render_report(history: History, pattern: str) -> tuple[str, int]:
     return page, len(sections)
 
 
-def write_report(history: History, output: Path, pattern: str, out: TextIO) -> int:
+def write_report(
+    history: History,
+    output: Path,
+    pattern: str,
+    threshold_of: Callable[[str], float],
+    out: TextIO,
+) -> int:
     """Write the page to ``output``; returns the exit status."""
-    page, charted = render_report(history, pattern)
+    page, charted = render_report(history, pattern, threshold_of)
     write_text_atomic(output, page)
     out.write(f"{output}: {charted} tests charted\n")
     return 0
