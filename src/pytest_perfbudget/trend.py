@@ -31,8 +31,9 @@ TREND_RUNS = 30
 MIN_SIDE = 4
 STEP_ALPHA = 0.001
 CREEP_ALPHA = 0.001
-#: A step or creep smaller than this is not worth reporting, however significant.
-MIN_RELATIVE_CHANGE = 0.02
+#: A step, or a creep over the whole window, smaller than this is not worth reporting,
+#: however significant (the default regression threshold is 20%).
+MIN_RELATIVE_CHANGE = 0.05
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 
