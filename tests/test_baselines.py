@@ -167,6 +167,14 @@ def test_history_flag_and_run_details(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / ".perf").exists()
 
 
+def test_saved_results_keep_the_limits(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SLEEPY.replace("rounds=8", 'p95="10s", memory="1GiB", rounds=8'))
+    pytester.runpytest("--perf-save").assert_outcomes(passed=1)
+    document = json.loads((pytester.path / ".perf" / "history.json").read_text())
+    (entry,) = document["tests"]["test_saved_results_keep_the_limits.py::test_sleepy"].values()
+    assert entry["limits"] == {"p95": {"max": 10.0}, "memory": {"max": float(1 << 30)}}
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import random
@@ -13,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from pytest_perfbudget.cli import main
-from pytest_perfbudget.history import RunInfo, SavedResult, save_results
+from pytest_perfbudget.history import History, RunInfo, SavedResult, save_results
+from pytest_perfbudget.html import render_report
 
 
 def run_info(number: int, machine: str = "m1") -> RunInfo:
     return RunInfo(
         machine,
         {"cpu": "test"},
-        f"2026-11-{number % 28 + 1:02d}T10:00:00Z",
+        f"{datetime.date(2026, 10, 1) + datetime.timedelta(days=number)}T10:00:00Z",
         f"c{number + 1:03d}" + "0" * 36,  # the commit of run number + 1
         "main",
     )
@@ -130,7 +132,7 @@ def test_trend_reports_a_step_with_its_run_time_and_commit(tmp_path: Path) -> No
     lines = output.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("t.py::test_stepped: step +")
-    assert "from run 13 (2026-11-13T10:00:00Z, commit c01300000000)" in lines[0]
+    assert "from run 13 (2026-10-13T10:00:00Z, commit c01300000000)" in lines[0]
 
 
 def test_trend_reports_creep(tmp_path: Path) -> None:
@@ -369,3 +371,18 @@ def test_default_history_comes_from_the_project_config(
     status, output = run("show", "--width", "80")
     assert status == 0
     assert "t.py::test_a" in output
+
+
+def test_html_names_a_limit_far_above_the_data_instead_of_drawing_it(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_tiny": [0.0003] * 5, "t.py::test_near": [0.03] * 5})
+    page, charted = render_report(History.load(path), "*", lambda nodeid: 0.2)
+    assert charted == 2
+    tiny, near = (
+        page.split('data-name="t.py::test_tiny"')[1],
+        page.split('data-name="t.py::test_near"')[1],
+    )
+    tiny, near = tiny.split("</section>")[0], near.split("</section>")[0]
+    assert "p95 limit 50ms (far above)" in tiny
+    assert '<line class="limit"' not in tiny.split("</svg>")[0]
+    assert '<line class="limit"' in near.split("</svg>")[0]  # 50ms is within 3x of 30ms

@@ -21,6 +21,7 @@ from pytest_perfbudget import history as history_module
 from pytest_perfbudget.history import (
     BASELINE_RUNS,
     SAMPLES_PER_RUN,
+    SUMMARY_COLUMNS,
     History,
     HistoryError,
     RunInfo,
@@ -275,3 +276,28 @@ def test_a_killed_saver_leaves_a_whole_file(tmp_path: Path) -> None:
         assert "t.py::test_1" in history.document["tests"]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("h.json", "h.json.lock")]
     assert len(leftovers) <= 1  # the next save clears what a killed saver left
+
+
+def test_unmeasured_metrics_are_null_and_limits_are_kept(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    measured = SavedResult(
+        "t.py::test_a", "accepted", 3, 1.0, {"p50": 0.01, "cpu": 0.01}, [0.01] * 3, [],
+        limits={"p50": {"max": 0.02}},
+    )  # fmt: skip
+    history.add_run(RUN, [measured, measured], keep=50)
+    entry = history.document["tests"]["t.py::test_a"]["m1"]
+    assert entry["summaries"][0][SUMMARY_COLUMNS.index("memory")] is None
+    assert entry["limits"] == {"p50": {"max": 0.02}}
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert "memory" not in baseline.metrics
+    assert baseline.metrics["p50"] == 0.01
+
+
+def test_baseline_before_a_run(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    for level in (1.0, 2.0, 3.0):
+        history.add_run(RUN, [result(wall=[level] * 3)], keep=50)
+    before = history.baseline("t.py::test_a", "m1", before=3)
+    assert before is not None
+    assert sorted(set(before.wall)) == [1.0, 2.0]

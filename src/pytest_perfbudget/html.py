@@ -85,7 +85,10 @@ def _chart(
     runs: list[str],
 ) -> str:
     known = [value for values, _, _ in series.values() for value in values if value is not None]
-    top = max([*known, *limits.values(), *(band or ())], default=0.0)
+    top = max([*known, *(band or ())], default=0.0)
+    # a limit far above the data would flatten it: such a limit is named, not drawn
+    drawn = {metric: bound for metric, bound in limits.items() if top <= 0 or bound <= 3 * top}
+    top = max([top, *drawn.values()])
     scale = top * 1.1 if top > 0 else 1.0
     parts = [
         f'<svg class="chart" role="img" width="{WIDTH}" height="{HEIGHT}" '
@@ -107,7 +110,14 @@ def _chart(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{html.escape(format_metric(unit_metric, value))}</text>"
         )
-    for metric, bound in limits.items():
+    above = [metric for metric in limits if metric not in drawn]
+    for offset, metric in enumerate(above):
+        parts.append(
+            f'<text class="limit" x="{WIDTH - RIGHT - 4}" y="{TOP + 10 + 14 * offset}" '
+            f'text-anchor="end" fill="{LIMIT_COLOR}">{html.escape(metric)} limit '
+            f"{html.escape(format_metric(unit_metric, limits[metric]))} (far above)</text>"
+        )
+    for metric, bound in drawn.items():
         y = _y(bound, scale)
         parts.append(
             f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
