@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -22,6 +23,8 @@ from pytest_perfbudget.history import (
     BASELINE_RUNS,
     SAMPLES_PER_RUN,
     SUMMARY_COLUMNS,
+    Baseline,
+    BaselineRun,
     History,
     HistoryError,
     RunInfo,
@@ -301,3 +304,20 @@ def test_baseline_before_a_run(tmp_path: Path) -> None:
     before = history.baseline("t.py::test_a", "m1", before=3)
     assert before is not None
     assert sorted(set(before.wall)) == [1.0, 2.0]
+
+
+def test_baseline_speed_is_the_median_of_its_runs_readings() -> None:
+    runs = (
+        BaselineRun(100e-6, 1.0, (0.010,)),
+        BaselineRun(100e-6, 1.0, (0.011,)),
+        BaselineRun(20e-6, 1.0, (0.012,)),  # a reading taken at a bad moment
+    )
+    baseline = Baseline((0.010, 0.011, 0.012), (), 1.0, {"p50": 0.011}, runs)
+    assert baseline.wall_at_speed(100e-6) == pytest.approx((0.010, 0.011, 0.012))
+    assert baseline.wall_at_speed(150e-6) == pytest.approx((0.015, 0.0165, 0.018))
+    half_waiting = dataclasses.replace(
+        baseline, runs=(dataclasses.replace(runs[0], cpu_share=0.5),)
+    )
+    assert half_waiting.wall_at_speed(150e-6) == pytest.approx((0.0125,))
+    unknown = dataclasses.replace(baseline, runs=(BaselineRun(None, 1.0, (0.01,)),))
+    assert unknown.wall_at_speed(100e-6) is None

@@ -251,17 +251,21 @@ class Baseline:
     runs: tuple[BaselineRun, ...]
 
     def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
-        """The pooled wall samples as if every run had been measured at the machine speed
-        ``reference``; None when a run's speed is unknown.
+        """The pooled wall samples as if measured at the machine speed ``reference``; None
+        when a run's speed is unknown.
 
+        The baseline's speed is the median of its runs' readings, not each run's own: one
+        reading taken at a bad moment would otherwise rescale its run by far too much.
         Only the share of the time spent on the CPU (CPU time over wall time) scales with
         the machine's speed; time spent waiting does not.
         """
+        readings = [run.reference for run in self.runs]
+        if any(reading is None or reading <= 0 for reading in readings):
+            return None
+        speed_change = reference / median([float(reading or 0) for reading in readings]) - 1
         scaled: list[float] = []
         for run in self.runs:
-            if run.reference is None or run.reference <= 0:
-                return None
-            factor = 1 + run.cpu_share * (reference / run.reference - 1)
+            factor = 1 + run.cpu_share * speed_change
             scaled.extend(value * factor for value in run.wall)
         return tuple(scaled)
 
