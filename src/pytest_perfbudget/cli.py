@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .budget import check_regressions, describe_regression, format_metric
-from .history import SUMMARY_COLUMNS, History, HistoryError, locked
+from .history import SUMMARY_COLUMNS, History, HistoryError, locked, metric_values
 from .measure import Measurement
 from .settings import ConfigError, Settings, load_settings
+from .stats import median
 from .trend import TREND_RUNS, Creep, Step, find_change, sparkline
 
 __all__ = ["main"]
@@ -131,31 +132,19 @@ def _series(history: History, pattern: str) -> Iterator[tuple[str, str, list[lis
                 yield nodeid, machine, entry["summaries"]
 
 
-def _column(rows: Sequence[Sequence[object]], metric: str) -> list[float | None]:
-    index = SUMMARY_COLUMNS.index(metric)
-    return [row[index] if isinstance(row[index], int | float) else None for row in rows]  # type: ignore[misc]
-
-
 def _label(nodeid: str, machine: str, several_machines: bool, width: int) -> str:
     label = f"{nodeid} @{machine[:6]}" if several_machines else nodeid
     return label if len(label) <= width else "…" + label[-(width - 1) :]
 
 
-def _baseline_value(rows: Sequence[Sequence[object]], metric: str) -> float | None:
-    """The metric's median over the accepted runs before the newest, at most 5."""
-    index = SUMMARY_COLUMNS.index(metric)
-    chosen: list[float] = []
-    for row in reversed(rows[:-1]):
-        value = row[index]
-        if row[1] in ("a", "b") and isinstance(value, int | float):
-            chosen.append(float(value))
-        if row[1] == "b" or len(chosen) == 5:
-            break
-    if not chosen:
-        return None
-    chosen.sort()
-    middle = len(chosen) // 2
-    return chosen[middle] if len(chosen) % 2 else (chosen[middle - 1] + chosen[middle]) / 2
+def _baseline_value(
+    history: History, nodeid: str, machine: str, rows: Sequence[Sequence[Any]], metric: str
+) -> float | None:
+    """The metric's median over the baseline runs before the newest, as the plugin pools
+    them."""
+    before = history.baseline_runs(nodeid, machine, before=int(rows[-1][0]))
+    chosen = [value for value in metric_values(before, metric) if value is not None]
+    return median(chosen) if chosen else None
 
 
 def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) -> int:
@@ -172,9 +161,9 @@ def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) 
     )
     out.write(header[:width].rstrip() + "\n")  # "recent" may be wider than few runs
     for nodeid, machine, rows in found:
-        values = _column(rows, metric)
+        values = metric_values(rows, metric)
         latest = values[-1] if values else None
-        baseline = _baseline_value(rows, metric)
+        baseline = _baseline_value(history, nodeid, machine, rows, metric)
         change = "-"
         if latest is not None and baseline:
             change = f"{(latest / baseline - 1) * 100:+.1f}%"
@@ -203,12 +192,14 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
     runs = history.document["runs"]
     reported = 0
     for nodeid, machine, rows in found:
-        recent = [
-            row
-            for row in rows[-TREND_RUNS:]
-            if isinstance(row[SUMMARY_COLUMNS.index(metric)], int | float)
+        window = rows[-TREND_RUNS:]
+        measured = [
+            (row, value)
+            for row, value in zip(window, metric_values(window, metric), strict=True)
+            if value is not None
         ]
-        values = [float(value) for value in _column(recent, metric) if value is not None]
+        recent = [row for row, _ in measured]
+        values = [value for _, value in measured]
         label = _label(nodeid, machine, several, 200)
         change = find_change(values)
         if isinstance(change, Step):

@@ -55,6 +55,7 @@ __all__ = [
     "encode_json",
     "fast_json",
     "locked",
+    "metric_values",
     "save_results",
     "thin",
     "write_bytes_atomic",
@@ -200,6 +201,12 @@ def thin(samples: Sequence[float], count: int = SAMPLES_PER_RUN) -> list[float]:
     if len(ordered) > count:
         ordered = list(_spread(len(ordered), count)(ordered))
     return [float(format(value, _ROUNDED)) for value in ordered]
+
+
+def metric_values(rows: Sequence[Sequence[Any]], metric: str) -> list[float | None]:
+    """One metric of summary ``rows``, run by run: None where it was not measured."""
+    index = SUMMARY_COLUMNS.index(metric)
+    return [float(row[index]) if isinstance(row[index], int | float) else None for row in rows]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .budget import format_metric
-from .history import SUMMARY_COLUMNS, History, write_text_atomic
+from .history import History, metric_values, write_text_atomic
 from .stats import median
 
 __all__ = ["render_report", "write_report"]
@@ -142,21 +142,10 @@ def _chart(
     return "".join(parts)
 
 
-def _column(rows: Sequence[Sequence[Any]], metric: str) -> list[float | None]:
-    index = SUMMARY_COLUMNS.index(metric)
-    return [float(row[index]) if isinstance(row[index], int | float) else None for row in rows]
-
-
 def _band(rows: Sequence[Sequence[Any]], threshold: float) -> tuple[float, float] | None:
-    """From the baseline's p50 (the median over its runs: the newest accepted ones, at most
-    5) up to where a regression of ``threshold`` begins."""
-    chosen: list[float] = []
-    index = SUMMARY_COLUMNS.index("p50")
-    for row in reversed(rows):
-        if row[1] in ("a", "b") and isinstance(row[index], int | float):
-            chosen.append(float(row[index]))
-        if row[1] == "b" or len(chosen) == 5:
-            break
+    """From the baseline's p50 (over ``rows``, its runs) up to where a regression of
+    ``threshold`` begins."""
+    chosen = [value for value in metric_values(rows, "p50") if value is not None]
     if not chosen:
         return None
     baseline = median(chosen)
@@ -172,13 +161,14 @@ def _limits(entry: dict[str, Any], metrics: Sequence[str]) -> dict[str, float]:
     }
 
 
-def _section(
-    nodeid: str, machine: str, entry: dict[str, Any], runs: dict[str, Any], threshold: float
-) -> str:
+def _section(history: History, nodeid: str, machine: str, threshold: float) -> str:
+    entry: dict[str, Any] = history.document["tests"][nodeid][machine]
+    runs: dict[str, Any] = history.document["runs"]
     rows = entry["summaries"]
     run_ids = [str(row[0]) for row in rows]
     times = {
-        metric: (_column(rows, metric), color, dash) for metric, (color, dash) in LINES.items()
+        metric: (metric_values(rows, metric), color, dash)
+        for metric, (color, dash) in LINES.items()
     }
     charts = [
         _chart(
@@ -186,11 +176,11 @@ def _section(
             series=times,
             unit_metric="p50",
             limits=_limits(entry, ("p50", "p95", "latency")),
-            band=_band(rows, threshold),
+            band=_band(history.baseline_runs(nodeid, machine), threshold),
             runs=run_ids,
         )
     ]
-    memory = _column(rows, "memory")
+    memory = metric_values(rows, "memory")
     if any(value for value in memory):
         charts.append(
             _chart(
@@ -221,7 +211,7 @@ def render_report(
     """The page, and how many tests it charts; ``threshold_of`` gives a test's latency
     regression threshold (+0.2 for +20%)."""
     sections = [
-        _section(nodeid, machine, entry, history.document["runs"], threshold_of(nodeid))
+        _section(history, nodeid, machine, threshold_of(nodeid))
         for nodeid, machines in history.document["tests"].items()
         if fnmatch.fnmatchcase(nodeid, pattern)
         for machine, entry in machines.items()
