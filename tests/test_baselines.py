@@ -63,6 +63,23 @@ def test_a_slowdown_against_the_baseline_fails(
     assert test["status"] == "rejected"
 
 
+def test_a_slow_level_the_test_came_back_from_is_noted_not_failed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    pytester.runpytest("--perf-save").assert_outcomes(failed=1)  # saved as rejected
+    monkeypatch.setenv("DELAY", "0.005")
+    pytester.runpytest("--perf-save").assert_outcomes(passed=1)  # and back
+    monkeypatch.setenv("DELAY", "0.04")
+    result = pytester.runpytest("-W", "always")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*a recent run of this test was as slow (p50 5*ms)*"])
+    monkeypatch.setenv("DELAY", "0.12")  # slower than anything seen: a regression again
+    pytester.runpytest().assert_outcomes(failed=1)
+
+
 def test_unchanged_code_does_not_regress(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SLEEPY)
     save_baseline(pytester)

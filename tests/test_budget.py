@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -268,3 +269,24 @@ def test_waiting_time_does_not_scale_with_machine_speed() -> None:
     sleeping = baseline_of([0.0100 + n * 1e-5 for n in range(30)], reference=100e-6, cpu_share=0.0)
     same_sleep = at_reference([0.0100 + n * 1e-5 for n in range(30)], reference=60e-6)
     assert judge("t", Budget(), same_sleep, sleeping, warn_only=False).verdict == "pass"
+
+
+def test_a_slowdown_to_a_level_the_test_came_back_from_is_only_noted() -> None:
+    baseline = dataclasses.replace(
+        baseline_of([0.0100 + n * 1e-5 for n in range(30)]), transient_p50=0.0160
+    )
+    as_before = judge(
+        "t", Budget(), measurement([0.0150 + n * 1e-5 for n in range(30)]), baseline,
+        warn_only=False,
+    )  # fmt: skip
+    assert as_before.verdict == "pass"
+    (check,) = as_before.regressions
+    assert check.outcome == "seen-before"
+    (note,) = as_before.notes
+    assert note.startswith("perf note: p50 changed +49.")
+    assert "a recent run of this test was as slow (p50 16ms)" in note
+    slower_still = judge(
+        "t", Budget(), measurement([0.0200 + n * 1e-5 for n in range(30)]), baseline,
+        warn_only=False,
+    )  # fmt: skip
+    assert slower_still.verdict == "fail"

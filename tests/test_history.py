@@ -321,3 +321,23 @@ def test_baseline_speed_is_the_median_of_its_runs_readings() -> None:
     assert half_waiting.wall_at_speed(150e-6) == pytest.approx((0.0125,))
     unknown = dataclasses.replace(baseline, runs=(BaselineRun(None, 1.0, (0.01,)),))
     assert unknown.wall_at_speed(100e-6) is None
+
+
+def transient_of(statuses_and_levels: list[tuple[Status, float]]) -> float | None:
+    history = History.load(Path("unused.json"))
+    for status, level in statuses_and_levels:
+        history.add_run(RUN, [result(wall=[level] * 8, status=status)], keep=50)
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    return baseline.transient_p50
+
+
+def test_transient_level_is_a_rejected_run_the_test_came_back_from() -> None:
+    assert transient_of([("accepted", 1.0), ("rejected", 2.0), ("accepted", 1.0)]) == 2.0
+    assert transient_of([("accepted", 1.0), ("rejected", 2.0), ("rejected", 2.1)]) is None
+    assert transient_of([("accepted", 1.0), ("rejected", 2.0), ("accepted", 2.5)]) is None
+    assert transient_of([("accepted", 1.0), ("rejected", 2.0), ("rebased", 1.0)]) is None
+    assert (
+        transient_of([("rejected", 3.0), ("accepted", 1.0), ("rejected", 2.0), ("accepted", 1.0)])
+        == 3.0
+    )

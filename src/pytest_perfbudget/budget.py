@@ -268,6 +268,20 @@ def _at_equal_speed(
     return dataclasses.replace(adjusted, machine_change=machine_change)
 
 
+def _unless_seen_before(
+    check: RegressionCheck, measurement: Measurement, baseline: Baseline
+) -> RegressionCheck:
+    """A time regression no slower than a recent run the test came back from is
+    ``seen-before``, not a regression: on a machine whose speed swings between runs (whole
+    processes run at one of two speeds on ours), such a level is the machine's."""
+    transient = baseline.transient_p50
+    if not check.regressed or transient is None:
+        return check
+    if median(measurement.wall) > transient:
+        return check
+    return dataclasses.replace(check, outcome="seen-before", seen_p50=transient)
+
+
 def check_regressions(
     budget: Budget, measurement: Measurement, baseline: Baseline
 ) -> tuple[RegressionCheck, ...]:
@@ -297,6 +311,7 @@ def check_regressions(
         checks.append(
             _at_equal_speed(throughput(baseline.wall), measurement, baseline, throughput)
         )
+    checks = [_unless_seen_before(check, measurement, baseline) for check in checks]
     if measurement.memory:
         checks.append(
             check_regression(
@@ -341,6 +356,17 @@ def describe_machine_slower(check: RegressionCheck) -> str:
     )
 
 
+def describe_seen_before(check: RegressionCheck) -> str:
+    """A note that a slowdown is no worse than one the test recently came back from."""
+    change = check.change or 0.0
+    seen = format_metric("p50", check.seen_p50 or 0.0)
+    return (
+        f"perf note: {check.metric} changed {change * 100:+.1f}% against the baseline, but a "
+        f"recent run of this test was as slow (p50 {seen}) and the next ones were not; "
+        "not counted as a regression"
+    )
+
+
 def describe_noise(check: RegressionCheck) -> str:
     """A warning that a baseline is too noisy for its threshold."""
     return (
@@ -380,12 +406,21 @@ class Judgement:
     @property
     def notes(self) -> list[str]:
         """Warnings that do not fail the test: baselines too noisy for their threshold,
-        and slowdowns that the machine's own slowdown explains."""
-        return [describe_noise(check) for check in self.regressions if check.noisy] + [
-            describe_machine_slower(check)
-            for check in self.regressions
-            if check.outcome == "machine-slower"
-        ]
+        slowdowns that the machine's own slowdown explains, and slowdowns to a level the
+        test recently came back from."""
+        return (
+            [describe_noise(check) for check in self.regressions if check.noisy]
+            + [
+                describe_machine_slower(check)
+                for check in self.regressions
+                if check.outcome == "machine-slower"
+            ]
+            + [
+                describe_seen_before(check)
+                for check in self.regressions
+                if check.outcome == "seen-before"
+            ]
+        )
 
 
 def judge(

@@ -66,6 +66,8 @@ __all__ = [
 VERSION = 1
 #: The baseline pools the raw samples of this many of the newest accepted runs.
 BASELINE_RUNS = 5
+#: How many of a test's newest runs tell which slow levels it has reached and left again.
+TRANSIENT_WINDOW = 20
 #: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
 SAMPLES_PER_RUN = 16
 SUMMARY_COLUMNS = (
@@ -256,6 +258,9 @@ class Baseline:
     ops: float
     metrics: Mapping[str, float]
     runs: tuple[BaselineRun, ...]
+    #: The slowest p50 of the recent rejected runs that the test came back from (a later
+    #: run was accepted): a level it has reached and left again on this machine.
+    transient_p50: float | None = None
 
     def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
         """The pooled wall samples as if measured at the machine speed ``reference``; None
@@ -341,6 +346,29 @@ def _empty_document() -> dict[str, Any]:
     }
 
 
+def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float | None:
+    """The slowest p50 among the last :data:`TRANSIENT_WINDOW` runs (older than ``before``
+    when given, none older than the newest rebase) that were rejected and followed by a
+    faster accepted run."""
+    recent = [row for row in rows if before is None or row[0] < before][-TRANSIENT_WINDOW:]
+    for index in range(len(recent) - 1, -1, -1):
+        if recent[index][1] == "b":
+            recent = recent[index:]
+            break
+    p50 = SUMMARY_COLUMNS.index("p50")
+    fastest_after: float | None = None  # of the accepted runs after the one looked at
+    slowest: float | None = None
+    for row in reversed(recent):
+        if row[p50] is None:
+            continue
+        level = float(row[p50])
+        if row[1] == "a":
+            fastest_after = level if fastest_after is None else min(fastest_after, level)
+        elif row[1] == "r" and fastest_after is not None and fastest_after < level:
+            slowest = level if slowest is None else max(slowest, level)
+    return slowest
+
+
 class History:
     """A history document in memory."""
 
@@ -421,7 +449,8 @@ class History:
         ops = median([row[3] for row in rows])
         if metrics.get("p50", 0) > 0:
             metrics["throughput"] = ops / metrics["p50"]
-        return Baseline(tuple(wall), tuple(memory), ops, metrics, tuple(runs))
+        transient = _transient_p50(entry["summaries"], before)
+        return Baseline(tuple(wall), tuple(memory), ops, metrics, tuple(runs), transient)
 
     def add_run(self, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
         """Merge one session's results as a new run; returns the run's id."""

@@ -88,7 +88,13 @@ ALPHA = 0.01
 MIN_SAMPLES = 6
 
 Outcome = Literal[
-    "regressed", "ok", "no-baseline", "too-few-samples", "not-significant", "machine-slower"
+    "regressed",
+    "ok",
+    "no-baseline",
+    "too-few-samples",
+    "not-significant",
+    "machine-slower",
+    "seen-before",
 ]
 
 
@@ -106,6 +112,9 @@ class RegressionCheck:
     noisy: bool = False
     #: How much slower the machine itself ran than when the baseline was saved, if known.
     machine_change: float | None = None
+    #: For ``seen-before``: the p50 of a recent run as slow as this one that the test came
+    #: back from.
+    seen_p50: float | None = None
 
     @property
     def regressed(self) -> bool:
