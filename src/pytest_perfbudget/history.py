@@ -39,7 +39,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .stats import median, median_absolute_deviation
+from .stats import median
 
 __all__ = [
     "BASELINE_RUNS",
@@ -262,22 +262,6 @@ class Baseline:
     #: run was accepted): a level it has reached and left again on this machine.
     transient_p50: float | None = None
 
-    def tracks_machine_speed(self) -> bool:
-        """Whether this test's times follow the reference kernel: rescaling its baseline
-        runs' medians to one machine speed at least halves their spread (relative MAD),
-        over at least 3 runs. Code with another bottleneck (memory, a big working set)
-        slows down in ways the small kernel does not show."""
-        runs = [run for run in self.runs if run.reference and run.wall]
-        if len(runs) < 3:
-            return False
-        center = median([float(run.reference or 0) for run in runs])
-        measured = [median(run.wall) for run in runs]
-        rescaled = [
-            value * (1 + run.cpu_share * (center / float(run.reference or 1) - 1))
-            for value, run in zip(measured, runs, strict=True)
-        ]
-        return _relative_spread(rescaled) <= 0.5 * _relative_spread(measured)
-
     def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
         """The pooled wall samples as if measured at the machine speed ``reference``; None
         when a run's speed is unknown.
@@ -296,11 +280,6 @@ class Baseline:
             factor = 1 + run.cpu_share * speed_change
             scaled.extend(value * factor for value in run.wall)
         return tuple(scaled)
-
-
-def _relative_spread(values: Sequence[float]) -> float:
-    center = median(values)
-    return median_absolute_deviation(values) / center if center > 0 else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
