@@ -346,6 +346,33 @@ def _empty_document() -> dict[str, Any]:
     }
 
 
+def _baseline_rows(summaries: Sequence[list[Any]], before: int | None) -> list[list[Any]]:
+    """See :meth:`History.baseline_runs`."""
+    chosen: list[list[Any]] = []
+    for row in reversed(summaries):
+        if before is not None and row[0] >= before:
+            continue
+        status = row[1]
+        if status in ("a", "b"):
+            chosen.append(row)
+        if status == "b" or len(chosen) == BASELINE_RUNS:
+            break
+    return chosen
+
+
+def _retain(entry: dict[str, Any], keep: int) -> set[int]:
+    """Keep ``keep`` summaries of a test on one machine, and samples only for the runs a
+    baseline can use; returns the runs whose summaries were dropped."""
+    summaries = entry["summaries"]
+    dropped = {row[0] for row in summaries[:-keep]}
+    del summaries[:-keep]
+    wanted = {str(row[0]) for row in _baseline_rows(summaries, None)}
+    samples = entry["samples"]
+    for run in [run for run in samples if run not in wanted]:
+        del samples[run]
+    return dropped
+
+
 def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float | None:
     """The slowest p50 among the last :data:`TRANSIENT_WINDOW` runs (older than ``before``
     when given, none older than the newest rebase) that were rejected and followed by a
@@ -410,16 +437,7 @@ class History:
         run ``before`` when given), at most :data:`BASELINE_RUNS`, none older than the
         newest rebased run."""
         entry = self.entry(nodeid, machine)
-        chosen: list[list[Any]] = []
-        for row in reversed(entry["summaries"] if entry else []):
-            if before is not None and row[0] >= before:
-                continue
-            status = row[1]
-            if status in ("a", "b"):
-                chosen.append(row)
-            if status == "b" or len(chosen) == BASELINE_RUNS:
-                break
-        return chosen
+        return _baseline_rows(entry["summaries"], before) if entry else []
 
     def baseline(self, nodeid: str, machine: str, *, before: int | None = None) -> Baseline | None:
         """The pooled samples of the test's baseline runs (older than run ``before`` when
@@ -468,7 +486,9 @@ class History:
         dropped: set[int] = set()
         for result in results:
             machines = document["tests"].setdefault(result.nodeid, {})
-            entry = machines.setdefault(run.machine, {"summaries": [], "samples": {}})
+            entry = machines.get(run.machine)
+            if entry is None:
+                entry = machines[run.machine] = {"summaries": [], "samples": {}}
             row = [int(run_id), STATUS_CODES[result.status], result.rounds, _round(result.ops)]
             row += [
                 _round(result.metrics[column]) if column in result.metrics else None
@@ -482,28 +502,16 @@ class History:
                 "memory": [_round(value) for value in result.memory],
                 "reference": None if result.reference is None else _round(result.reference),
             }
-            dropped |= self._retain(result.nodeid, run.machine, keep)
+            dropped |= _retain(entry, keep)
         self._drop_unused_runs(dropped)
         return run_id
-
-    def _retain(self, nodeid: str, machine: str, keep: int) -> set[int]:
-        """Keep ``keep`` summaries, and samples only for the runs a baseline can use;
-        returns the runs whose summaries were dropped."""
-        entry = self.document["tests"][nodeid][machine]
-        dropped = {row[0] for row in entry["summaries"][:-keep]}
-        del entry["summaries"][:-keep]
-        wanted = {str(row[0]) for row in self.baseline_runs(nodeid, machine)}
-        samples = entry["samples"]
-        for run in [run for run in samples if run not in wanted]:
-            del samples[run]
-        return dropped
 
     def prune(self, keep: int) -> None:
         """Drop all but the newest ``keep`` runs of every test and machine."""
         dropped: set[int] = set()
-        for nodeid, machines in self.document["tests"].items():
-            for machine in machines:
-                dropped |= self._retain(nodeid, machine, keep)
+        for machines in self.document["tests"].values():
+            for entry in machines.values():
+                dropped |= _retain(entry, keep)
         self._drop_unused_runs(dropped)
 
     def _holds(self, run: int) -> bool:
