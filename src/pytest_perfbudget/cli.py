@@ -7,15 +7,15 @@ cannot be used, always with a one-line reason.
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import functools
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from .budget import check_regressions, describe_regression, format_metric
+from .budget import Budget, check_regressions, describe_regression, format_metric
 from .history import SUMMARY_COLUMNS, History, HistoryError, locked, metric_values
 from .measure import Measurement
 from .settings import ConfigError, Settings, load_settings
@@ -27,6 +27,8 @@ __all__ = ["main"]
 PROGRAM = "perfbudget"
 METRICS = ("p50", "p90", "p95", "p99", "max", "cpu", "memory")
 SPARK_RUNS = 20
+#: The project's settings, read on first call.
+SettingsOnce = Callable[[], Settings]
 #: The latest, baseline, change and runs columns of ``show``, with their separators.
 NUMBER_COLUMNS = 9 + 9 + 8 + 5 + 5
 
@@ -111,8 +113,12 @@ def _settings(regression: str | None = None) -> Settings:
         raise UsageError(str(error)) from None
 
 
-def _history_path(option: str | None) -> Path:
-    return Path(option) if option is not None else _settings().history
+def _budget(settings: Settings, nodeid: str) -> Budget:
+    """The budget the plugin gives ``nodeid`` without a marker: its ``[[budget]]`` entry's,
+    else the defaults."""
+    budget = settings.budget_for(nodeid, None) or settings.budget_for(nodeid, {})
+    assert budget is not None  # an empty marker always gives the default budget
+    return budget
 
 
 def _load(path: Path) -> History:
@@ -124,12 +130,15 @@ def _load(path: Path) -> History:
         raise UsageError(str(error)) from None
 
 
-def _series(history: History, pattern: str) -> Iterator[tuple[str, str, list[list[object]]]]:
-    """(node id, machine, summary rows) of every test matching ``pattern``."""
-    for nodeid, machines in history.document["tests"].items():
-        if fnmatch.fnmatchcase(nodeid, pattern):
-            for machine, entry in machines.items():
-                yield nodeid, machine, entry["summaries"]
+def _series(history: History, pattern: str) -> list[tuple[str, str, list[list[Any]]]]:
+    """(node id, machine, summary rows) of every test matching ``pattern``; at least one."""
+    found = [
+        (nodeid, machine, entry["summaries"])
+        for nodeid, machine, entry in history.matching(pattern)
+    ]
+    if not found:
+        raise UsageError(f"no test in {history.path} matches {pattern!r}")
+    return found
 
 
 def _label(nodeid: str, machine: str, several_machines: bool, width: int) -> str:
@@ -148,9 +157,7 @@ def _baseline_value(
 
 
 def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) -> int:
-    found = list(_series(history, pattern))
-    if not found:
-        raise UsageError(f"no test in {history.path} matches {pattern!r}")
+    found = _series(history, pattern)
     several = len({machine for _, machine, _ in found}) > 1
     longest = max(len(rows) for _, _, rows in found)
     spark_width = max(1, min(SPARK_RUNS, longest, (width - NUMBER_COLUMNS) // 3))
@@ -185,9 +192,7 @@ def _run_text(runs: dict[str, Any], run_id: str) -> str:
 
 
 def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
-    found = list(_series(history, pattern))
-    if not found:
-        raise UsageError(f"no test in {history.path} matches {pattern!r}")
+    found = _series(history, pattern)
     several = len({machine for _, machine, _ in found}) > 1
     runs = history.document["runs"]
     reported = 0
@@ -226,29 +231,27 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
     return 0
 
 
-def _check(history: History, regression: str | None, out: TextIO) -> int:
+def _check(history: History, settings: Settings, out: TextIO) -> int:
     runs = history.document["runs"]
     if not runs:
         raise UsageError(f"{history.path}: the history has no runs")
     newest = max(runs, key=int)
-    settings = _settings(regression)
     regressed: list[str] = []
     checked = 0
-    for nodeid, machines in history.document["tests"].items():
-        for machine, entry in machines.items():
-            rows = entry["summaries"]
-            if not rows or str(rows[-1][0]) != newest:
-                continue
-            checked += 1
-            row = rows[-1]
-            if row[1] == "r":
-                regressed.append(f"{nodeid}: regressed when it was saved (run {newest})")
-                continue
-            finding = _recheck(
-                history, settings=settings, nodeid=nodeid, machine=machine, entry=entry, row=row
-            )
-            if finding:
-                regressed.append(f"{nodeid}: {finding}")
+    for nodeid, machine, entry in history.matching():
+        rows = entry["summaries"]
+        if not rows or str(rows[-1][0]) != newest:
+            continue
+        checked += 1
+        row = rows[-1]
+        if row[1] == "r":
+            regressed.append(f"{nodeid}: regressed when it was saved (run {newest})")
+            continue
+        finding = _recheck(
+            history, settings=settings, nodeid=nodeid, machine=machine, entry=entry, row=row
+        )
+        if finding:
+            regressed.append(f"{nodeid}: {finding}")
     for line in regressed:
         out.write(line + "\n")
     out.write(f"run {newest}: {checked} tests checked, {len(regressed)} regressed\n")
@@ -270,8 +273,7 @@ def _recheck(
     baseline = history.baseline(nodeid, machine, before=int(row[0]))
     if not samples or not samples.get("wall") or baseline is None:
         return None
-    budget = settings.budget_for(nodeid, None) or settings.budget_for(nodeid, {})
-    assert budget is not None  # an empty marker always gives the default budget
+    budget = _budget(settings, nodeid)
     cpu = row[SUMMARY_COLUMNS.index("cpu")]
     measurement = Measurement(
         wall=tuple(samples["wall"]),
@@ -302,40 +304,45 @@ def _prune(path: Path, keep: int, out: TextIO) -> int:
     return 0
 
 
-def _run_show(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+def _run_show(options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO) -> int:
     width = options.width or shutil.get_terminal_size((80, 24)).columns
     return _show(_load(path), options.pattern, options.metric, width, out)
 
 
-def _run_trend(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+def _run_trend(
+    options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO
+) -> int:
     return _trend(_load(path), options.pattern, options.metric, out)
 
 
-def _run_check(options: argparse.Namespace, path: Path, out: TextIO) -> int:
-    return _check(_load(path), options.regression, out)
+def _run_check(
+    options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO
+) -> int:
+    return _check(_load(path), settings(), out)
 
 
-def _run_html(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+def _run_html(options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO) -> int:
     from .html import write_report
 
-    settings = _settings()
-
     def threshold_of(nodeid: str) -> float:
-        budget = settings.budget_for(nodeid, None) or settings.budget_for(nodeid, {})
-        return budget.regression["latency"] if budget is not None else 0.2
+        return _budget(settings(), nodeid).regression["latency"]
 
     return write_report(_load(path), Path(options.output), options.pattern, threshold_of, out)
 
 
-def _run_prune(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+def _run_prune(
+    options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO
+) -> int:
     return _prune(path, options.keep, out)
 
 
-def _run_import_benchmark(options: argparse.Namespace, path: Path, out: TextIO) -> int:
+def _run_import_benchmark(
+    options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO
+) -> int:
     from .benchmark_import import BenchmarkSaveError, import_benchmark
 
     try:
-        return import_benchmark(path, Path(options.path), _settings().keep, out)
+        return import_benchmark(path, Path(options.path), settings().keep, out)
     except BenchmarkSaveError as error:
         raise UsageError(str(error)) from None
 
@@ -355,7 +362,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = sys.stdout if out is None else out
     try:
         options = _parser().parse_args(argv)
-        return COMMANDS[options.command](options, _history_path(options.history), out)
+        # read once, and only by the commands that need it (or for the default history)
+        settings = functools.cache(
+            functools.partial(_settings, getattr(options, "regression", None))
+        )
+        path = Path(options.history) if options.history is not None else settings().history
+        return COMMANDS[options.command](options, path, settings, out)
     except BrokenPipeError:  # the reader went away (`perfbudget show | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import fnmatch
 import functools
 import gc
 import json
@@ -425,6 +426,13 @@ class History:
                     "the file was left as it is"
                 ) from None
             return cls(path, _check_shape(path, document))
+
+    def matching(self, pattern: str = "*") -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(node id, machine, entry) of every test whose node id matches the glob."""
+        for nodeid, machines in self.document["tests"].items():
+            if fnmatch.fnmatchcase(nodeid, pattern):
+                for machine, entry in machines.items():
+                    yield nodeid, machine, entry
 
     def entry(self, nodeid: str, machine: str) -> dict[str, Any] | None:
         entry: dict[str, Any] | None = self.document["tests"].get(nodeid, {}).get(machine)

@@ -6,7 +6,6 @@ Every name from the history is escaped.
 
 from __future__ import annotations
 
-import fnmatch
 import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -212,9 +211,7 @@ def render_report(
     regression threshold (+0.2 for +20%)."""
     sections = [
         _section(history, nodeid, machine, threshold_of(nodeid))
-        for nodeid, machines in history.document["tests"].items()
-        if fnmatch.fnmatchcase(nodeid, pattern)
-        for machine, entry in machines.items()
+        for nodeid, machine, entry in history.matching(pattern)
         if entry["summaries"]
     ]
     legend = (

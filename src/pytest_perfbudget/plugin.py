@@ -335,14 +335,12 @@ class BudgetedTestHooks:
         return judge(item.nodeid, budget, measurement, baseline, warn_only=self._session.warn_only)
 
     def _profile(
-        self, item: pytest.Function, call: Callable[[], object], code: object
+        self, item: pytest.Function, call: Callable[[], object], code: CodeType | None
     ) -> Profile | str:
         """The test's profile, or a one-line reason why there is none."""
         want_html = self._session.profile_dir is not None
         try:
-            profile = profile_calls(
-                call, code if isinstance(code, CodeType) else None, html=want_html
-            )
+            profile = profile_calls(call, code, html=want_html)
         except ProfileError as error:
             return f"no profile: {error}"
         if profile.html is not None and self._session.profile_dir is not None:
@@ -450,7 +448,8 @@ class BudgetedTestHooks:
         for note in judgement.notes:
             item.warn(PerfBudgetWarning(note))
         if profile is not None:
-            report.sections.append((PROFILE_SECTION, _profile_text(profile)))
+            text = profile if isinstance(profile, str) else profile.report()
+            report.sections.append((PROFILE_SECTION, text))
         return report
 
 
@@ -472,16 +471,6 @@ def _measured_nothing(item: pytest.Item) -> str:
             "perf(...) or entered perf.measure()"
         )
     return "measured nothing: the test function was not called through pytest_pyfunc_call"
-
-
-def _profile_text(profile: Profile | str) -> str:
-    if isinstance(profile, str):
-        return profile
-    header = (
-        f"pyinstrument: time per call over {profile.calls} more call(s) of the test after "
-        "it was measured; frames under 2% left out, library internals collapsed"
-    )
-    return "\n".join([header, *profile.tree])
 
 
 def _in_github_actions() -> bool:

@@ -55,6 +55,15 @@ class Profile:
     tree: tuple[str, ...]
     html: str | None
 
+    def report(self) -> str:
+        """The tree under a line saying how it was taken, for a failure report."""
+        header = (
+            f"pyinstrument: time per call over {self.calls} more call(s) of the test after "
+            f"it was measured; frames under {SHOWN_SHARE:.0%} left out, library internals "
+            "collapsed"
+        )
+        return "\n".join([header, *self.tree])
+
 
 def profile_calls(
     call: Callable[[], object], code: types.CodeType | None, *, html: bool
