@@ -290,3 +290,64 @@ def test_a_slowdown_to_a_level_the_test_came_back_from_is_only_noted() -> None:
         warn_only=False,
     )  # fmt: skip
     assert slower_still.verdict == "fail"
+
+
+def following_the_machine(*, follows: bool) -> Baseline:
+    """A baseline of two runs, one at each of the machine's two speeds; its history says
+    whether the test's times follow the machine's speed."""
+    fast = tuple(0.0100 + n * 1e-5 for n in range(30))
+    slow = tuple(2 * value for value in fast)
+    runs = (BaselineRun(20e-6, 1.0, fast), BaselineRun(40e-6, 1.0, slow))
+    history = [(20e-6, 0.010), (40e-6, 0.020)] * 5 if follows else []
+    return Baseline(fast + slow, (), 1.0, {"p50": 0.015}, runs, speed_history=tuple(history))
+
+
+def at_speeds(wall: Sequence[float], speed: float) -> Measurement:
+    return Measurement(
+        wall=tuple(wall), cpu=tuple(wall), memory=(), reference=speed, speeds=(speed,) * len(wall)
+    )
+
+
+def test_a_slowdown_hidden_by_a_faster_machine_is_found_when_the_test_follows_its_speed() -> None:
+    slower_code_fast_machine = at_speeds([0.0135 + n * 1e-5 for n in range(30)], 20e-6)
+    judgement = judge(
+        "t", Budget(), slower_code_fast_machine, following_the_machine(follows=True),
+        warn_only=False,
+    )  # fmt: skip
+    assert judgement.verdict == "fail"
+    (check,) = judgement.regressions
+    assert check.outcome == "regressed"
+    assert check.change == pytest.approx(0.35, abs=0.01)
+    assert check.machine_change == pytest.approx(-1 / 3)
+    (message,) = judgement.findings
+    assert message.endswith("baseline rescaled to this run's machine speed (-33%))")
+    unknown = judge(
+        "t", Budget(), slower_code_fast_machine, following_the_machine(follows=False),
+        warn_only=False,
+    )  # fmt: skip
+    assert unknown.verdict == "pass"  # the readings only ever excuse such a test
+
+
+def test_the_same_code_at_either_speed_passes_when_the_test_follows_the_speed() -> None:
+    baseline = following_the_machine(follows=True)
+    fast = judge("t", Budget(), at_speeds([0.0101] * 30, 20e-6), baseline, warn_only=False)
+    assert [check.outcome for check in fast.regressions] == ["ok"]
+    slow = judge("t", Budget(), at_speeds([0.0202] * 30, 40e-6), baseline, warn_only=False)
+    assert [check.outcome for check in slow.regressions] == ["machine-slower"]
+    assert slow.verdict == "pass"
+
+
+def test_each_sample_is_rescaled_by_the_speed_read_with_it() -> None:
+    # the machine slowed down a third of the way through: those samples took twice as long
+    wall = (0.0101,) * 10 + (0.0202,) * 20
+    mixed = Measurement(
+        wall=wall, cpu=wall, memory=(), reference=30e-6, speeds=(20e-6,) * 10 + (40e-6,) * 20
+    )
+    baseline = following_the_machine(follows=True)
+    judgement = judge("t", Budget(), mixed, baseline, warn_only=False)
+    (check,) = judgement.regressions
+    assert check.outcome == "ok"
+    assert check.change == pytest.approx(0.0, abs=0.02)
+    one_speed = dataclasses.replace(mixed, speeds=())  # timed by another tool
+    (check,) = judge("t", Budget(), one_speed, baseline, warn_only=False).regressions
+    assert check.outcome == "regressed"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_perfbudget.cli import main
-from pytest_perfbudget.history import History, RunInfo, SavedResult, save_results
+from pytest_perfbudget.history import SUMMARY_COLUMNS, History, RunInfo, SavedResult, save_results
 from pytest_perfbudget.html import render_report
 
 
@@ -246,10 +246,11 @@ def test_import_benchmark_saves_become_runs(tmp_path: Path) -> None:
     }
     (entry,) = document["tests"]["tests/test_b.py::test_sum"].values()
     first, second = entry["summaries"]
-    assert first[4] == 0.001
-    assert first[6] is None
-    assert second[4] == 0.002
-    assert second[6] is not None
+    p50, p95 = SUMMARY_COLUMNS.index("p50"), SUMMARY_COLUMNS.index("p95")
+    assert first[p50] == 0.001
+    assert first[p95] is None
+    assert second[p50] == 0.002
+    assert second[p95] is not None
     status, output = run("--history", str(path), "import-benchmark", str(tmp_path / ".benchmarks"))
     assert (
         output

@@ -341,3 +341,53 @@ def test_transient_level_is_a_rejected_run_the_test_came_back_from() -> None:
         transient_of([("rejected", 3.0), ("accepted", 1.0), ("rejected", 2.0), ("accepted", 1.0)])
         == 3.0
     )
+
+
+def test_each_run_keeps_the_machine_speed_in_its_summary(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    for reading, level in ((20e-6, 0.010), (40e-6, 0.020), (None, 0.030)):
+        saved = dataclasses.replace(result(wall=[level] * 8), reference=reading)
+        history.add_run(RUN, [saved], keep=50)
+    entry = history.entry("t.py::test_a", "m1")
+    assert entry is not None
+    column = SUMMARY_COLUMNS.index("reference")
+    assert [row[column] for row in entry["summaries"]] == [20e-6, 40e-6, None]
+    assert all("reference" not in samples for samples in entry["samples"].values())
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert [run.reference for run in baseline.runs] == [None, 40e-6, 20e-6]
+    assert baseline.speed_history == ((20e-6, 0.010), (40e-6, 0.020))
+    assert history.baseline("t.py::test_a", "m1", before=2).speed_history == ((20e-6, 0.010),)
+
+
+def test_a_history_from_before_the_speed_column_is_brought_up_to_date(tmp_path: Path) -> None:
+    columns = [column for column in SUMMARY_COLUMNS if column != "reference"]
+    row = [1, "a", 8, 1.0, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 4096.0]
+    old = {
+        "version": 1,
+        "summary_columns": columns,
+        "machines": {"m1": {"cpu": "test"}},
+        "runs": {"1": {"time": "t", "commit": None, "branch": None, "machine": "m1"}},
+        "tests": {
+            "t.py::test_a": {
+                "m1": {
+                    "summaries": [row],
+                    "samples": {"1": {"wall": [0.01] * 8, "memory": [], "reference": 3e-5}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(old))
+    before = path.read_bytes()
+    history = History.load(path)
+    assert path.read_bytes() == before  # reading never writes
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert [run.reference for run in baseline.runs] == [3e-5]
+    history.save()
+    saved = json.loads(path.read_text())
+    assert saved["summary_columns"] == list(SUMMARY_COLUMNS)
+    (entry,) = saved["tests"]["t.py::test_a"].values()
+    assert entry["summaries"][0][SUMMARY_COLUMNS.index("reference")] == 3e-5
+    assert entry["samples"]["1"] == {"wall": [0.01] * 8, "memory": []}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_perfbudget import measure as measure_module
 from pytest_perfbudget.measure import (
     MAX_ROUNDS,
     MEMORY_ROUNDS,
@@ -225,3 +226,35 @@ def test_the_cost_of_reading_the_clock_is_subtracted() -> None:
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
     assert measurement.wall == (5e-6, 5e-6, 5e-6)
+
+
+def test_each_sample_carries_the_speed_read_around_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    kernel_times = iter([20_000, 20_000, 100_000, 20_000, 40_000, 40_000, 40_000, 40_000])
+    monkeypatch.setattr(
+        measure_module, "_reference_kernel", lambda: clock.spend(next(kernel_times))
+    )
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.note_machine_speed()
+    for _ in range(7):
+        with sampler.sample():
+            clock.spend(1_000_000)
+        sampler.note_machine_speed()
+    measurement = sampler.measurement(1.0)
+    assert measurement is not None
+    # one reading taken at a bad moment (100 µs) is outvoted; the change of speed shows
+    assert measurement.speeds == pytest.approx((20e-6, 20e-6, 30e-6, 40e-6, 40e-6, 40e-6, 40e-6))
+
+
+def test_samples_before_the_first_reading_carry_the_readings_after_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(measure_module, "_reference_kernel", lambda: clock.spend(25_000))
+    sampler = Sampler(clock.as_clock(), None)
+    with sampler.sample():
+        clock.spend(1_000_000)
+    sampler.note_machine_speed()
+    measurement = sampler.measurement(1.0)
+    assert measurement is not None
+    assert measurement.speeds == (25e-6,)

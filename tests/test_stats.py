@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pytest_perfbudget.stats import (
     check_regression,
+    machine_speed_slope,
     mann_whitney_p,
     median,
     median_absolute_deviation,
@@ -135,3 +136,28 @@ def test_throughput_regresses_downwards() -> None:
         check_regression("throughput", faster, baseline, 0.15, higher_is_worse=False).outcome
         == "ok"
     )
+
+
+def test_run_medians_that_follow_the_machine_speed_give_their_slope() -> None:
+    generator = random.Random(3)
+    readings = [
+        generator.choice([20e-6, 36e-6]) * generator.uniform(0.95, 1.05) for _ in range(12)
+    ]
+    following = [(r, 0.004 * (r / 20e-6) ** 0.8 * generator.uniform(0.97, 1.03)) for r in readings]
+    assert machine_speed_slope(following) == pytest.approx(0.8, abs=0.1)
+    steeper = [(r, 0.004 * (r / 20e-6) ** 1.6) for r in readings]
+    assert machine_speed_slope(steeper) == 1.2  # capped: a few runs can overstate it
+    unrelated = [(r, 0.004 * generator.choice([1.0, 1.8])) for r in readings]
+    assert machine_speed_slope(unrelated) is None
+    barely = [(r, 0.004 * (r / 20e-6) ** 0.3) for r in readings]
+    assert machine_speed_slope(barely) is None  # a weak slope: the kernel is a poor guide
+
+
+def test_following_the_machine_speed_needs_runs_at_different_speeds() -> None:
+    steady = [(20e-6 * (1 + n / 100), 0.004 * (1 + n / 100)) for n in range(10)]
+    assert machine_speed_slope(steady) is None  # readings within 15%: nothing to learn from
+    few = [(20e-6, 0.004), (40e-6, 0.008), (20e-6, 0.004), (40e-6, 0.008)]
+    assert machine_speed_slope(few) is None
+    assert machine_speed_slope([*few, (30e-6, 0.006)]) == pytest.approx(1.0)
+    flat = [(20e-6, 0.004), (40e-6, 0.004)] * 3
+    assert machine_speed_slope(flat) is None

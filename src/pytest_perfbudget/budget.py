@@ -8,7 +8,7 @@ from typing import Literal
 
 from .history import Baseline
 from .measure import Measurement, Rounds
-from .stats import RegressionCheck, check_regression, median
+from .stats import RegressionCheck, check_regression, machine_speed_slope, median
 from .units import (
     UnitError,
     format_duration,
@@ -238,42 +238,77 @@ MEMORY_NOISE_FLOOR = 1024 * 1024
 
 
 def _at_equal_speed(
-    raw: RegressionCheck,
     measurement: Measurement,
     baseline: Baseline,
-    check: Callable[[Sequence[float]], RegressionCheck],
+    check: Callable[[Sequence[float], Sequence[float]], RegressionCheck],
 ) -> RegressionCheck:
-    """The check against the baseline rescaled to this run's machine speed, when known.
+    """The check of this run's wall samples against the baseline's, at equal machine
+    speed where that can be known.
 
-    Shared machines change speed by tens of percent between runs; the reference kernel
-    timed while measuring tells by how much, and the CPU-bound share of the baseline's
-    times is rescaled by it. A slowdown that the machine's own slowdown explains is
-    reported as ``machine-slower`` and does not fail. The rescaling only ever excuses: a
-    test that is not slower than its baseline as measured is never called regressed
-    because the machine looked faster (on a machine whose processes run at one of two
-    speeds, the kernel does not see which one a test ran at).
+    Shared machines change speed by tens of percent between runs and within one; the
+    reference kernel is timed every few milliseconds while measuring. For a test whose
+    times have followed those readings (:func:`machine_speed_slope`), every sample, this
+    run's and the baseline's, is rescaled from the readings taken with it to this run's
+    speed, as far as the test follows them: a slowdown the machine explains is
+    ``machine-slower``, and a slowdown the machine hides (a slower test timed at a faster
+    moment) is still found. For other tests the readings only excuse: the CPU-bound share
+    of the baseline is rescaled and a slowdown the machine explains is ``machine-slower``,
+    but a test that is not slower as measured is never called regressed.
     """
+    raw = check(measurement.wall, baseline.wall)
     references = [run.reference for run in baseline.runs if run.reference]
     if measurement.reference is None or not references:
-        return raw
+        return _unless_seen_before(raw, measurement, baseline)
+    machine_change = measurement.reference / median(references) - 1
+    slope = machine_speed_slope(baseline.speed_history)
+    if slope is not None:
+        return _rescaled_sample_by_sample(
+            raw, measurement, baseline, check, machine_change=machine_change, slope=slope
+        )
     at_speed = baseline.wall_at_speed(measurement.reference)
     if at_speed is None:
-        return raw
-    adjusted = check(at_speed)
-    machine_change = measurement.reference / median(references) - 1
+        return _unless_seen_before(raw, measurement, baseline)
+    adjusted = check(measurement.wall, at_speed)
     if raw.regressed and not adjusted.regressed:
         return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)
     if not raw.regressed:
         return dataclasses.replace(raw, machine_change=machine_change)
-    return dataclasses.replace(adjusted, machine_change=machine_change)
+    return _unless_seen_before(
+        dataclasses.replace(adjusted, machine_change=machine_change), measurement, baseline
+    )
+
+
+def _rescaled_sample_by_sample(
+    raw: RegressionCheck,
+    measurement: Measurement,
+    baseline: Baseline,
+    check: Callable[[Sequence[float], Sequence[float]], RegressionCheck],
+    *,
+    machine_change: float,
+    slope: float,
+) -> RegressionCheck:
+    """See :func:`_at_equal_speed`: every sample rescaled to this run's speed."""
+    reference = measurement.reference or 1.0
+    baseline_wall = baseline.wall_at_each_speed(reference, slope)
+    if baseline_wall is None:
+        return raw
+    speeds = measurement.speeds
+    if len(speeds) != len(measurement.wall):  # timed by another tool: one speed for all
+        speeds = (reference,) * len(measurement.wall)
+    pairs = zip(measurement.wall, speeds, strict=True)
+    wall = [value * (reference / speed) ** slope for value, speed in pairs]
+    adjusted = dataclasses.replace(check(wall, baseline_wall), machine_change=machine_change)
+    if raw.regressed and not adjusted.regressed:
+        return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)
+    return adjusted
 
 
 def _unless_seen_before(
     check: RegressionCheck, measurement: Measurement, baseline: Baseline
 ) -> RegressionCheck:
     """A time regression no slower than a recent run the test came back from is
-    ``seen-before``, not a regression: on a machine whose speed swings between runs (whole
-    processes run at one of two speeds on ours), such a level is the machine's."""
+    ``seen-before``, not a regression: on a machine whose speed swings between runs in
+    ways the reference kernel does not see for this test, such a level is the machine's."""
     transient = baseline.transient_p50
     if not check.regressed or transient is None:
         return check
@@ -292,26 +327,21 @@ def check_regressions(
     equal machine speed where the speeds are known.
     """
 
-    def latency(baseline_wall: Sequence[float]) -> RegressionCheck:
-        return check_regression(
-            "p50", measurement.wall, baseline_wall, budget.regression["latency"]
-        )
+    def latency(wall: Sequence[float], baseline_wall: Sequence[float]) -> RegressionCheck:
+        return check_regression("p50", wall, baseline_wall, budget.regression["latency"])
 
-    def throughput(baseline_wall: Sequence[float]) -> RegressionCheck:
+    def throughput(wall: Sequence[float], baseline_wall: Sequence[float]) -> RegressionCheck:
         return check_regression(
             "throughput",
-            [measurement.ops / wall for wall in measurement.wall if wall > 0],
-            [baseline.ops / wall for wall in baseline_wall if wall > 0],
+            [measurement.ops / value for value in wall if value > 0],
+            [baseline.ops / value for value in baseline_wall if value > 0],
             budget.regression["throughput"],
             higher_is_worse=False,
         )
 
-    checks = [_at_equal_speed(latency(baseline.wall), measurement, baseline, latency)]
+    checks = [_at_equal_speed(measurement, baseline, latency)]
     if any(limit.metric == "throughput" for limit in budget.limits) and baseline.wall:
-        checks.append(
-            _at_equal_speed(throughput(baseline.wall), measurement, baseline, throughput)
-        )
-    checks = [_unless_seen_before(check, measurement, baseline) for check in checks]
+        checks.append(_at_equal_speed(measurement, baseline, throughput))
     if measurement.memory:
         checks.append(
             check_regression(

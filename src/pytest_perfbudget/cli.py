@@ -280,7 +280,7 @@ def _recheck(
         cpu=(float(cpu),) if isinstance(cpu, int | float) else (0.0,),
         memory=tuple(samples.get("memory", [])),
         ops=float(row[3]),
-        reference=samples.get("reference"),
+        reference=row[SUMMARY_COLUMNS.index("reference")],
     )
     found = [
         check for check in check_regressions(budget, measurement, baseline) if check.regressed

@@ -4,14 +4,14 @@ Layout (version 1; every number in base units)::
 
     {
       "version": 1,
-      "summary_columns": ["run", "status", "rounds", "ops", "p50", ...],
+      "summary_columns": ["run", "status", "rounds", "ops", "reference", "p50", ...],
       "machines": {"<fingerprint>": {"cpu": ..., "cores": ..., "os": ..., "python": ...}},
       "runs": {"<run>": {"time": ..., "commit": ..., "branch": ..., "machine": ...}},
       "tests": {
         "<node id>": {
           "<fingerprint>": {
             "summaries": [[<one value per summary column>], ...],   # oldest first
-            "samples": {"<run>": {"wall": [...], "memory": [...], "reference": ...}}
+            "samples": {"<run>": {"wall": [...], "memory": [...]}}
           }
         }
       }
@@ -69,12 +69,17 @@ VERSION = 1
 BASELINE_RUNS = 5
 #: How many of a test's newest runs tell which slow levels it has reached and left again.
 TRANSIENT_WINDOW = 20
+#: How many of a test's newest runs tell whether its times follow the machine's speed.
+SPEED_WINDOW = 20
 #: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
 SAMPLES_PER_RUN = 16
 SUMMARY_COLUMNS = (
-    "run", "status", "rounds", "ops", "p50", "p90", "p95", "p99", "max", "cpu", "memory",
+    "run", "status", "rounds", "ops", "reference",
+    "p50", "p90", "p95", "p99", "max", "cpu", "memory",
 )  # fmt: skip
-METRIC_COLUMNS = SUMMARY_COLUMNS[4:]
+METRIC_COLUMNS = SUMMARY_COLUMNS[5:]
+#: The columns before ``reference`` was one (it was kept with the samples): still read.
+_COLUMNS_WITHOUT_REFERENCE = [column for column in SUMMARY_COLUMNS if column != "reference"]
 #: Saved numbers keep this many significant digits (0.5% at worst: far below any threshold).
 SIGNIFICANT_DIGITS = 3
 _ROUNDED = f".{SIGNIFICANT_DIGITS}g"
@@ -83,6 +88,7 @@ Status = Literal["accepted", "rejected", "rebased"]
 #: How a status is written in a summary row (one letter: the rows are most of the file).
 STATUS_CODES: dict[str, str] = {"accepted": "a", "rejected": "r", "rebased": "b"}
 _run_of = operator.itemgetter(0)
+_OPS, _REFERENCE, _P50, _CPU = map(SUMMARY_COLUMNS.index, ("ops", "reference", "p50", "cpu"))
 
 
 class HistoryError(Exception):
@@ -262,6 +268,21 @@ class Baseline:
     #: The slowest p50 of the recent rejected runs that the test came back from (a later
     #: run was accepted): a level it has reached and left again on this machine.
     transient_p50: float | None = None
+    #: (reference, p50) of the test's recent runs, rejected ones too: whether its times
+    #: follow the machine's speed.
+    speed_history: tuple[tuple[float, float], ...] = ()
+
+    def wall_at_each_speed(self, reference: float, slope: float) -> tuple[float, ...] | None:
+        """The pooled wall samples, each run's rescaled from its own machine speed to
+        ``reference`` as far as ``slope`` says the test follows the machine's speed (see
+        :func:`.stats.machine_speed_slope`); None when a run's speed is unknown."""
+        if any(not run.reference for run in self.runs):
+            return None
+        return tuple(
+            value * (reference / float(run.reference or 1)) ** slope
+            for run in self.runs
+            for value in run.wall
+        )
 
     def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
         """The pooled wall samples as if measured at the machine speed ``reference``; None
@@ -309,7 +330,8 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
             f"{path}: history version {version!r} is not supported (expected {VERSION}); "
             "the file was left as it is"
         )
-    if document.get("summary_columns") != list(SUMMARY_COLUMNS):
+    columns = document.get("summary_columns")
+    if columns != list(SUMMARY_COLUMNS) and columns != _COLUMNS_WITHOUT_REFERENCE:
         raise _shape_error(path, '"summary_columns"', f"{list(SUMMARY_COLUMNS)}")
     for key in ("machines", "runs", "tests"):
         if not isinstance(document.get(key), dict):
@@ -324,8 +346,7 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
             summaries, samples = entry.get("summaries"), entry.get("samples")
             # map over builtins: this runs once per row of the file
             if not isinstance(summaries, list) or not (
-                set(map(type, summaries)) <= {list}
-                and set(map(len, summaries)) <= {len(SUMMARY_COLUMNS)}
+                set(map(type, summaries)) <= {list} and set(map(len, summaries)) <= {len(columns)}
             ):
                 raise _shape_error(path, f"{where}/summaries", "a list of rows")
             if not isinstance(samples, dict) or not all(
@@ -334,7 +355,20 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
                 raise _shape_error(path, f"{where}/samples", "an object of objects")
             if not isinstance(entry.get("limits", {}), dict):
                 raise _shape_error(path, f"{where}/limits", "an object")
+    if columns == _COLUMNS_WITHOUT_REFERENCE:
+        _move_reference_to_summaries(document)
     return document
+
+
+def _move_reference_to_summaries(document: dict[str, Any]) -> None:
+    """Bring a history written before ``reference`` was a summary column up to date."""
+    at = SUMMARY_COLUMNS.index("reference")
+    for machines in document["tests"].values():
+        for entry in machines.values():
+            for row in entry["summaries"]:
+                samples = entry["samples"].get(str(row[0]), {})
+                row.insert(at, samples.pop("reference", None))
+    document["summary_columns"] = list(SUMMARY_COLUMNS)
 
 
 def _empty_document() -> dict[str, Any]:
@@ -383,7 +417,7 @@ def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float |
         if recent[index][1] == "b":
             recent = recent[index:]
             break
-    p50 = SUMMARY_COLUMNS.index("p50")
+    p50 = _P50
     fastest_after: float | None = None  # of the accepted runs after the one looked at
     slowest: float | None = None
     for row in reversed(recent):
@@ -395,6 +429,19 @@ def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float |
         elif row[1] == "r" and fastest_after is not None and fastest_after < level:
             slowest = level if slowest is None else max(slowest, level)
     return slowest
+
+
+def _speed_history(
+    rows: Sequence[Sequence[Any]], before: int | None
+) -> tuple[tuple[float, float], ...]:
+    """(reference, p50) of the last :data:`SPEED_WINDOW` runs older than ``before`` (when
+    given) that have both."""
+    recent = [row for row in rows if before is None or row[0] < before][-SPEED_WINDOW:]
+    return tuple(
+        (float(row[_REFERENCE]), float(row[_P50]))
+        for row in recent
+        if row[_REFERENCE] and row[_P50]
+    )
 
 
 class History:
@@ -461,22 +508,24 @@ class History:
             samples = entry["samples"].get(str(row[0]), {})
             wall.extend(samples.get("wall", []))
             memory.extend(samples.get("memory", []))
-            p50, cpu = row[SUMMARY_COLUMNS.index("p50")], row[SUMMARY_COLUMNS.index("cpu")]
+            p50, cpu = row[_P50], row[_CPU]
             known = p50 is not None and cpu is not None and p50 > 0
             cpu_share = min(1.0, max(0.0, cpu / p50)) if known else 1.0
-            reference = samples.get("reference")
-            runs.append(BaselineRun(reference, cpu_share, tuple(samples.get("wall", []))))
+            runs.append(BaselineRun(row[_REFERENCE], cpu_share, tuple(samples.get("wall", []))))
         metrics = {
             column: median(known)
             for index, column in enumerate(SUMMARY_COLUMNS)
             if column in METRIC_COLUMNS
             and (known := [row[index] for row in rows if row[index] is not None])
         }  # a metric no run measured (memory without a probe, say) has no baseline
-        ops = median([row[3] for row in rows])
+        ops = median([row[_OPS] for row in rows])
         if metrics.get("p50", 0) > 0:
             metrics["throughput"] = ops / metrics["p50"]
         transient = _transient_p50(entry["summaries"], before)
-        return Baseline(tuple(wall), tuple(memory), ops, metrics, tuple(runs), transient)
+        speed_history = _speed_history(entry["summaries"], before)
+        return Baseline(
+            tuple(wall), tuple(memory), ops, metrics, tuple(runs), transient, speed_history
+        )
 
     def add_run(self, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
         """Merge one session's results as a new run; returns the run's id."""
@@ -497,7 +546,9 @@ class History:
             entry = machines.get(run.machine)
             if entry is None:
                 entry = machines[run.machine] = {"summaries": [], "samples": {}}
+            reference = None if result.reference is None else _round(result.reference)
             row = [int(run_id), STATUS_CODES[result.status], result.rounds, _round(result.ops)]
+            row.append(reference)
             row += [
                 _round(result.metrics[column]) if column in result.metrics else None
                 for column in METRIC_COLUMNS
@@ -508,7 +559,6 @@ class History:
             entry["samples"][run_id] = {
                 "wall": thin(result.wall),
                 "memory": [_round(value) for value in result.memory],
-                "reference": None if result.reference is None else _round(result.reference),
             }
             dropped |= _retain(entry, keep)
         self._drop_unused_runs(dropped)

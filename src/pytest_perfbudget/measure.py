@@ -202,6 +202,9 @@ class Measurement:
     memory_method: str | None = None
     #: The machine's speed while measuring: seconds of the reference kernel, or None.
     reference: float | None = None
+    #: Per wall sample, the machine's speed when it was taken (reference kernel seconds,
+    #: from the readings around it); empty when the samples came from another tool.
+    speeds: tuple[float, ...] = ()
 
     @property
     def rounds(self) -> int:
@@ -239,6 +242,8 @@ class Sampler:
         self._cpu_ns: list[int] = []
         self._memory: list[int] = []
         self._references: list[float] = []
+        #: How many samples were recorded when each reading in ``_references`` was taken.
+        self._reference_positions: list[int] = []
         self._recording = True
 
     def stop_recording(self) -> None:
@@ -247,8 +252,25 @@ class Sampler:
         self._recording = False
 
     def note_machine_speed(self) -> None:
-        """Time the reference kernel now; the measurement reports the mean of these."""
+        """Time the reference kernel now; the measurement reports the median of these,
+        and each sample the readings taken around it."""
         self._references.append(reference_seconds(self._clock))
+        self._reference_positions.append(len(self._wall_ns))
+
+    def _speeds(self) -> tuple[float, ...]:
+        """Per sample, the median of the two readings taken last before it and the two
+        taken first after it: one reading of a 20 µs kernel is noisy, and the machine's
+        speed holds for a second or so at a time."""
+        readings, positions = self._references, self._reference_positions
+        if not readings:
+            return ()
+        speeds: list[float] = []
+        after = 0  # the first reading taken after the sample at hand
+        for index in range(len(self._wall_ns)):
+            while after < len(readings) and positions[after] <= index:
+                after += 1
+            speeds.append(median(readings[max(0, after - 2) : after + 2]))
+        return tuple(speeds)
 
     def _probe_for_next_call(self) -> MemoryProbe | None:
         """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed."""
@@ -317,6 +339,7 @@ class Sampler:
             ops=ops,
             memory_method=self._memory_probe.method if self._memory_probe else None,
             reference=median(self._references) if self._references else None,
+            speeds=self._speeds(),
         )
 
 
@@ -332,6 +355,7 @@ def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measu
         whole,
         wall=tuple(timings),
         cpu=tuple(sample * cpu_share for sample in timings),
+        speeds=(),
     )
 
 

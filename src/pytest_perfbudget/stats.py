@@ -13,6 +13,7 @@ __all__ = [
     "MIN_SAMPLES",
     "RegressionCheck",
     "check_regression",
+    "machine_speed_slope",
     "mann_whitney_p",
     "median",
     "median_absolute_deviation",
@@ -119,6 +120,48 @@ class RegressionCheck:
     @property
     def regressed(self) -> bool:
         return self.outcome == "regressed"
+
+
+#: A test's times follow the machine's speed when, over its recent runs (at least
+#: :data:`SPEED_MIN_RUNS`, whose readings span a factor of :data:`SPEED_MIN_SPAN`), the
+#: logarithms of its run medians and of the reference kernel's readings correlate by at
+#: least :data:`SPEED_MIN_CORRELATION` with a slope of at least :data:`SPEED_MIN_SLOPE`.
+SPEED_MIN_RUNS = 5
+SPEED_MIN_SPAN = 1.15
+SPEED_MIN_CORRELATION = 0.7
+SPEED_MIN_SLOPE = 0.5
+#: The slope used is at most this: a few runs can overstate it.
+SPEED_MAX_SLOPE = 1.2
+
+
+def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
+    """How closely a test's times follow the machine's speed, or None when they do not
+    (see :data:`SPEED_MIN_RUNS`): ``runs`` holds one (reference kernel seconds, median
+    seconds) pair per run; the slope of log median against log reading, at most
+    :data:`SPEED_MAX_SLOPE`.
+
+    Workloads differ in how much a slow spell of a shared machine slows them (on ours a
+    tight loop ran 1.6x slower when the kernel ran 2.0x slower, a sort 1.4x and a parser
+    1.9x), so the kernel speaks for a test only as far as its history shows.
+    """
+    points = [(math.log(reading), math.log(value)) for reading, value in runs]
+    if len(points) < SPEED_MIN_RUNS:
+        return None
+    readings = [reading for reading, _ in points]
+    if max(readings) - min(readings) < math.log(SPEED_MIN_SPAN):
+        return None
+    mean_reading = sum(readings) / len(points)
+    mean_value = sum(value for _, value in points) / len(points)
+    spread_readings = sum((reading - mean_reading) ** 2 for reading in readings)
+    spread_values = sum((value - mean_value) ** 2 for _, value in points)
+    covariance = sum((reading - mean_reading) * (value - mean_value) for reading, value in points)
+    if spread_values == 0:
+        return None
+    correlation = covariance / math.sqrt(spread_readings * spread_values)
+    slope = covariance / spread_readings
+    if correlation < SPEED_MIN_CORRELATION or slope < SPEED_MIN_SLOPE:
+        return None
+    return min(slope, SPEED_MAX_SLOPE)
 
 
 def _is_deterministic(values: Sequence[float]) -> bool:
