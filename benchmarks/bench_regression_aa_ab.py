@@ -75,6 +75,17 @@ def regressed(test: dict[str, object]) -> bool:
     return any(check["outcome"] == "regressed" for check in checks)
 
 
+def describe(test: dict[str, object]) -> str:
+    """The outcome of a test's p50 check, its change and the machine's."""
+    checks = test["regressions"]
+    assert isinstance(checks, list)
+    (check,) = [c for c in checks if c["metric"] == "p50"]
+    machine = check["machine_change"]
+    return f"{check['outcome']}, change {check['change']:+.1%}, machine " + (
+        "unknown" if machine is None else f"{machine:+.1%}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saved", type=int, default=5)
@@ -92,17 +103,16 @@ def main() -> None:
             false_alarms += len(alarms)
             comparisons += len(tests)
             print(f"A/A run {index + 1}: {len(alarms)} of {len(tests)} flagged {alarms}")
+            for test in tests:
+                if regressed(test):
+                    print(f"  {test['nodeid']}: {describe(test)}")
         tests = run(directory, slowdown=1.35)
         caught = sum(regressed(test) for test in tests)
         for test in tests:
             checks = test["regressions"]
             assert isinstance(checks, list)
             if not regressed(test):
-                (check,) = [c for c in checks if c["metric"] == "p50"]
-                print(
-                    f"A/B missed {test['nodeid']}: {check['outcome']}, change "
-                    f"{check['change']:+.1%}, machine {check['machine_change']:+.1%}"
-                )
+                print(f"A/B missed {test['nodeid']}: {describe(test)}")
     print(f"A/A: {false_alarms} false regressions in {comparisons} comparisons (target 0)")
     print(f"A/B (+35%): {caught} of {len(tests)} caught (target >= 11)")
 

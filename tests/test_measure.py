@@ -244,6 +244,7 @@ def test_each_sample_carries_the_speed_read_around_it(monkeypatch: pytest.Monkey
     assert measurement is not None
     # one reading taken at a bad moment (100 µs) is outvoted; the change of speed shows
     assert measurement.speeds == pytest.approx((20e-6, 20e-6, 30e-6, 40e-6, 40e-6, 40e-6, 40e-6))
+    assert measurement.reference == pytest.approx(40e-6)  # the speed of the median sample
 
 
 def test_samples_before_the_first_reading_carry_the_readings_after_them(

@@ -200,7 +200,8 @@ class Measurement:
     memory: tuple[float, ...]
     ops: float = 1.0
     memory_method: str | None = None
-    #: The machine's speed while measuring: seconds of the reference kernel, or None.
+    #: The machine's speed while measuring: seconds of the reference kernel (the median of
+    #: the samples' speeds, so that it goes with the median sample), or None.
     reference: float | None = None
     #: Per wall sample, the machine's speed when it was taken (reference kernel seconds,
     #: from the readings around it); empty when the samples came from another tool.
@@ -252,8 +253,8 @@ class Sampler:
         self._recording = False
 
     def note_machine_speed(self) -> None:
-        """Time the reference kernel now; the measurement reports the median of these,
-        and each sample the readings taken around it."""
+        """Time the reference kernel now; each sample's speed comes from the readings
+        taken around it."""
         self._references.append(reference_seconds(self._clock))
         self._reference_positions.append(len(self._wall_ns))
 
@@ -332,14 +333,15 @@ class Sampler:
         """Everything sampled so far, or None when nothing was."""
         if not self._wall_ns:
             return None
+        speeds = self._speeds()
         return Measurement(
             wall=tuple(ns / 1e9 for ns in self._wall_ns),
             cpu=tuple(ns / 1e9 for ns in self._cpu_ns),
             memory=tuple(float(size) for size in self._memory),
             ops=ops,
             memory_method=self._memory_probe.method if self._memory_probe else None,
-            reference=median(self._references) if self._references else None,
-            speeds=self._speeds(),
+            reference=median(speeds) if speeds else None,
+            speeds=speeds,
         )
 
 
