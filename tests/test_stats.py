@@ -17,6 +17,7 @@ from pytest_perfbudget.stats import (
     median,
     median_absolute_deviation,
     percentile,
+    speed_factor,
 )
 
 
@@ -161,3 +162,10 @@ def test_following_the_machine_speed_needs_runs_at_different_speeds() -> None:
     assert machine_speed_slope([*few, (30e-6, 0.006)]) == pytest.approx(1.0)
     flat = [(20e-6, 0.004), (40e-6, 0.004)] * 3
     assert machine_speed_slope(flat) is None
+
+
+def test_speeds_within_a_quarter_of_each_other_count_as_the_same() -> None:
+    assert speed_factor(30e-6, 26e-6, 1.0) == 1.0
+    assert speed_factor(26e-6, 30e-6, 1.0) == 1.0
+    assert speed_factor(40e-6, 20e-6, 1.0) == pytest.approx(2.0)
+    assert speed_factor(20e-6, 40e-6, 0.8) == pytest.approx(0.5**0.8)

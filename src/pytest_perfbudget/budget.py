@@ -8,7 +8,13 @@ from typing import Literal
 
 from .history import Baseline
 from .measure import Measurement, Rounds
-from .stats import RegressionCheck, check_regression, machine_speed_slope, median
+from .stats import (
+    RegressionCheck,
+    check_regression,
+    machine_speed_slope,
+    median,
+    speed_factor,
+)
 from .units import (
     UnitError,
     format_duration,
@@ -296,7 +302,7 @@ def _rescaled_sample_by_sample(
     if len(speeds) != len(measurement.wall):  # timed by another tool: one speed for all
         speeds = (reference,) * len(measurement.wall)
     pairs = zip(measurement.wall, speeds, strict=True)
-    wall = [value * (reference / speed) ** slope for value, speed in pairs]
+    wall = [value * speed_factor(reference, speed, slope) for value, speed in pairs]
     adjusted = dataclasses.replace(check(wall, baseline_wall), machine_change=machine_change)
     if raw.regressed and not adjusted.regressed:
         return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)

@@ -40,7 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .stats import median
+from .stats import median, speed_factor
 
 __all__ = [
     "BASELINE_RUNS",
@@ -278,11 +278,11 @@ class Baseline:
         :func:`.stats.machine_speed_slope`); None when a run's speed is unknown."""
         if any(not run.reference for run in self.runs):
             return None
-        return tuple(
-            value * (reference / float(run.reference or 1)) ** slope
-            for run in self.runs
-            for value in run.wall
-        )
+        scaled: list[float] = []
+        for run in self.runs:
+            factor = speed_factor(reference, float(run.reference or 1), slope)
+            scaled.extend(value * factor for value in run.wall)
+        return tuple(scaled)
 
     def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
         """The pooled wall samples as if measured at the machine speed ``reference``; None

@@ -18,6 +18,7 @@ __all__ = [
     "median",
     "median_absolute_deviation",
     "percentile",
+    "speed_factor",
 ]
 
 
@@ -162,6 +163,20 @@ def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
     if correlation < SPEED_MIN_CORRELATION or slope < SPEED_MIN_SLOPE:
         return None
     return min(slope, SPEED_MAX_SLOPE)
+
+
+#: Speeds closer than this factor count as the same: the machine's two states each read
+#: over a range of speeds that says nothing about a test.
+SPEED_SAME_WITHIN = 1.25
+
+
+def speed_factor(target: float, speed: float, slope: float) -> float:
+    """What a time measured at ``speed`` is multiplied by to stand for one measured at
+    ``target`` (both reference kernel seconds), for a test that follows the machine's
+    speed with ``slope``: 1 when the two speeds are within :data:`SPEED_SAME_WITHIN`."""
+    if max(target, speed) < min(target, speed) * SPEED_SAME_WITHIN:
+        return 1.0
+    return float((target / speed) ** slope)
 
 
 def _is_deterministic(values: Sequence[float]) -> bool:
