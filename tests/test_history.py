@@ -22,6 +22,7 @@ from pytest_perfbudget import history as history_module
 from pytest_perfbudget.history import (
     BASELINE_RUNS,
     SAMPLES_PER_RUN,
+    SPEED_WINDOW,
     SUMMARY_COLUMNS,
     Baseline,
     BaselineRun,
@@ -358,6 +359,17 @@ def test_each_run_keeps_the_machine_speed_in_its_summary(tmp_path: Path) -> None
     assert [run.reference for run in baseline.runs] == [None, 40e-6, 20e-6]
     assert baseline.speed_history == ((20e-6, 0.010), (40e-6, 0.020))
     assert history.baseline("t.py::test_a", "m1", before=2).speed_history == ((20e-6, 0.010),)
+
+
+def test_the_machine_speed_is_kept_for_the_runs_the_regression_check_reads() -> None:
+    history = History.load(Path("unused.json"))
+    for _ in range(SPEED_WINDOW + 3):
+        saved = dataclasses.replace(result(wall=[0.01] * 8), reference=3e-5)
+        history.add_run(RUN, [saved], keep=50)
+    entry = history.entry("t.py::test_a", "m1")
+    assert entry is not None
+    readings = [row[SUMMARY_COLUMNS.index("reference")] for row in entry["summaries"]]
+    assert readings == [None] * 3 + [3e-5] * SPEED_WINDOW
 
 
 def test_a_history_from_before_the_speed_column_is_brought_up_to_date(tmp_path: Path) -> None:

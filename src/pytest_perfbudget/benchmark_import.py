@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .environment import machine_fingerprint
-from .history import History, HistoryError, RunInfo, SavedResult, save_results
+from .history import History, HistoryError, RunInfo, SavedResult, save_results, thin
 from .stats import percentile
 
 __all__ = ["BenchmarkSaveError", "import_benchmark", "read_save"]
@@ -82,7 +82,7 @@ def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
         rounds=int(stats["rounds"]),
         ops=1.0,
         metrics=metrics,
-        wall=data,
+        wall=thin(data),
         memory=(),
     )
 

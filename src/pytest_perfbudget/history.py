@@ -45,6 +45,7 @@ from .stats import median, speed_factor
 __all__ = [
     "BASELINE_RUNS",
     "SAMPLES_PER_RUN",
+    "SPEED_WINDOW",
     "SUMMARY_COLUMNS",
     "VERSION",
     "Baseline",
@@ -244,6 +245,7 @@ class SavedResult:
     rounds: int
     ops: float
     metrics: Mapping[str, float]
+    #: At most :data:`SAMPLES_PER_RUN` order statistics, as :func:`thin` gives them.
     wall: Sequence[float]
     memory: Sequence[float]
     reference: float | None = None
@@ -401,6 +403,8 @@ def _retain(entry: dict[str, Any], keep: int) -> set[int]:
     summaries = entry["summaries"]
     dropped = {row[0] for row in summaries[:-keep]}
     del summaries[:-keep]
+    if len(summaries) > SPEED_WINDOW:  # the speed of older runs is not read any more
+        summaries[-SPEED_WINDOW - 1][_REFERENCE] = None
     wanted = {str(row[0]) for row in _baseline_rows(summaries, None)}
     samples = entry["samples"]
     for run in [run for run in samples if run not in wanted]:
@@ -557,7 +561,7 @@ class History:
             if result.limits:
                 entry["limits"] = {metric: dict(bound) for metric, bound in result.limits.items()}
             entry["samples"][run_id] = {
-                "wall": thin(result.wall),
+                "wall": list(result.wall),
                 "memory": [_round(value) for value in result.memory],
             }
             dropped |= _retain(entry, keep)
@@ -574,11 +578,13 @@ class History:
 
     def _holds(self, run: int) -> bool:
         """Whether any test still has a summary of ``run``."""
-        return any(
-            run in map(_run_of, entry["summaries"])
-            for machines in self.document["tests"].values()
-            for entry in machines.values()
-        )
+        for machines in self.document["tests"].values():
+            for entry in machines.values():
+                rows = entry["summaries"]
+                # rows are in run order: most tests' oldest row is newer than ``run``
+                if rows and rows[0][0] <= run and run in map(_run_of, rows):
+                    return True
+        return False
 
     def _drop_unused_runs(self, candidates: set[int]) -> None:
         """Forget the runs among ``candidates`` that no test holds any more, and the
