@@ -421,13 +421,12 @@ def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float |
         if recent[index][1] == "b":
             recent = recent[index:]
             break
-    p50 = _P50
     fastest_after: float | None = None  # of the accepted runs after the one looked at
     slowest: float | None = None
     for row in reversed(recent):
-        if row[p50] is None:
+        if row[_P50] is None:
             continue
-        level = float(row[p50])
+        level = float(row[_P50])
         if row[1] == "a":
             fastest_after = level if fastest_after is None else min(fastest_after, level)
         elif row[1] == "r" and fastest_after is not None and fastest_after < level:
