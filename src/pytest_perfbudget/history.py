@@ -36,7 +36,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -280,11 +280,9 @@ class Baseline:
         :func:`.stats.machine_speed_slope`); None when a run's speed is unknown."""
         if any(not run.reference for run in self.runs):
             return None
-        scaled: list[float] = []
-        for run in self.runs:
-            factor = speed_factor(reference, float(run.reference or 1), slope)
-            scaled.extend(value * factor for value in run.wall)
-        return tuple(scaled)
+        return self._scaled(
+            speed_factor(reference, float(run.reference or 1), slope) for run in self.runs
+        )
 
     def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
         """The pooled wall samples as if measured at the machine speed ``reference``; None
@@ -299,11 +297,12 @@ class Baseline:
         if any(reading is None or reading <= 0 for reading in readings):
             return None
         speed_change = reference / median([float(reading or 0) for reading in readings]) - 1
-        scaled: list[float] = []
-        for run in self.runs:
-            factor = 1 + run.cpu_share * speed_change
-            scaled.extend(value * factor for value in run.wall)
-        return tuple(scaled)
+        return self._scaled(1 + run.cpu_share * speed_change for run in self.runs)
+
+    def _scaled(self, factors: Iterable[float]) -> tuple[float, ...]:
+        """The pooled wall samples, each run's multiplied by its own factor."""
+        pairs = zip(self.runs, factors, strict=True)
+        return tuple(value * factor for run, factor in pairs for value in run.wall)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -266,11 +266,13 @@ class Sampler:
         if not readings:
             return ()
         speeds: list[float] = []
-        after = 0  # the first reading taken after the sample at hand
-        for index in range(len(self._wall_ns)):
-            while after < len(readings) and positions[after] <= index:
-                after += 1
-            speeds.append(median(readings[max(0, after - 2) : after + 2]))
+        # the samples between two readings (positions are sample counts) share a speed
+        starts = [0, *positions]
+        ends = [*positions, len(self._wall_ns)]
+        for after, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            if end > start:
+                speed = median(readings[max(0, after - 2) : after + 2])
+                speeds.extend([speed] * (end - start))
         return tuple(speeds)
 
     def _probe_for_next_call(self) -> MemoryProbe | None:
