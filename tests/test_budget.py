@@ -337,6 +337,41 @@ def test_the_same_code_at_either_speed_passes_when_the_test_follows_the_speed() 
     assert slow.verdict == "pass"
 
 
+def at_the_slower_speed(*, history: Sequence[tuple[float, float]]) -> Baseline:
+    """A baseline of five runs all read at 36 µs, with the given speed history."""
+    runs = tuple(
+        BaselineRun(36e-6, 1.0, tuple(0.0100 + n * 1e-5 for n in range(30))) for _ in range(5)
+    )
+    wall = tuple(value for run in runs for value in run.wall)
+    return Baseline(wall, (), 1.0, {"p50": 0.010}, runs, speed_history=tuple(history))
+
+
+def at_two_speeds(p50_slow: float) -> Measurement:
+    """150 samples at 20 µs, then 40 at 36 µs: times that follow the speed (slope 1)."""
+    fast = [p50_slow * 20 / 36 * (1 + n / 1000) for n in range(150)]
+    slow = [p50_slow * (1 + n / 1000) for n in range(40)]
+    wall = tuple(fast + slow)
+    speeds = (20e-6,) * 150 + (36e-6,) * 40
+    return Measurement(wall=wall, cpu=wall, memory=(), reference=20e-6, speeds=speeds)
+
+
+def test_a_run_at_two_speeds_shows_a_slowdown_hidden_by_a_faster_machine() -> None:
+    # the history never saw another speed; this run did, and its times followed it
+    unseen = at_the_slower_speed(history=[(36e-6, 0.010)] * 5)
+    slower_code = judge("t", Budget(), at_two_speeds(0.0135), unseen, warn_only=False)
+    (check,) = slower_code.regressions
+    assert check.outcome == "regressed"
+    assert check.change == pytest.approx(0.35, abs=0.02)
+    same_code = judge("t", Budget(), at_two_speeds(0.0100), unseen, warn_only=False)
+    assert [check.outcome for check in same_code.regressions] == ["ok"]
+    # a history at both speeds whose times did not follow them outweighs one run
+    not_following = at_the_slower_speed(history=[(20e-6, 0.010), (36e-6, 0.010)] * 3)
+    (check,) = judge(
+        "t", Budget(), at_two_speeds(0.0135), not_following, warn_only=False
+    ).regressions
+    assert check.outcome == "ok"
+
+
 def test_each_sample_is_rescaled_by_the_speed_read_with_it() -> None:
     # the machine slowed down a third of the way through: those samples took twice as long
     wall = (0.0101,) * 10 + (0.0202,) * 20

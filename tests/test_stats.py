@@ -18,6 +18,7 @@ from pytest_perfbudget.stats import (
     median_absolute_deviation,
     percentile,
     speed_factor,
+    within_run_slope,
 )
 
 
@@ -162,6 +163,43 @@ def test_following_the_machine_speed_needs_runs_at_different_speeds() -> None:
     assert machine_speed_slope([*few, (30e-6, 0.006)]) == pytest.approx(1.0)
     flat = [(20e-6, 0.004), (40e-6, 0.004)] * 3
     assert machine_speed_slope(flat) is None
+
+
+def two_speed_run(
+    fast: int, slow: int, *, slow_factor: float, seed: int = 5
+) -> tuple[list[float], list[float]]:
+    """A run's wall samples and their speeds: ``fast`` samples read at 20 µs, then
+    ``slow`` at 36 µs whose times are ``slow_factor`` times longer, with 3% jitter."""
+    generator = random.Random(seed)
+    speeds = [20e-6] * fast + [36e-6] * slow
+    wall = [
+        0.001 * (slow_factor if speed > 30e-6 else 1.0) * generator.uniform(0.97, 1.03)
+        for speed in speeds
+    ]
+    return wall, speeds
+
+
+def test_a_run_measured_at_two_speeds_shows_how_its_test_follows_them() -> None:
+    wall, speeds = two_speed_run(100, 80, slow_factor=1.8**0.8)
+    assert within_run_slope(wall, speeds) == pytest.approx(0.8, abs=0.05)
+    wall, speeds = two_speed_run(100, 80, slow_factor=2.5)
+    assert within_run_slope(wall, speeds) == 1.2  # capped, as across runs
+    wall, speeds = two_speed_run(100, 80, slow_factor=1.0)
+    assert within_run_slope(wall, speeds) is None  # the test does not follow the kernel
+    wall, speeds = two_speed_run(100, 80, slow_factor=1.8**0.3)
+    assert within_run_slope(wall, speeds) is None  # too weak to speak for the test
+
+
+def test_a_run_shows_nothing_without_enough_samples_at_each_speed() -> None:
+    wall, speeds = two_speed_run(300, 25, slow_factor=1.8)
+    assert within_run_slope(wall, speeds) is None  # 25 of 325: under a tenth
+    wall, speeds = two_speed_run(30, 15, slow_factor=1.8)
+    assert within_run_slope(wall, speeds) is None  # 15: under 20 samples
+    wall, speeds = two_speed_run(30, 20, slow_factor=1.8)
+    assert within_run_slope(wall, speeds) == pytest.approx(1.0, abs=0.05)
+    steady = [20e-6 * (1 + n / 1000) for n in range(200)]  # within 25%: one speed
+    assert within_run_slope([0.001 * (1 + n / 1000) for n in range(200)], steady) is None
+    assert within_run_slope([0.001] * 10, []) is None  # timed by another tool
 
 
 def test_speeds_within_a_quarter_of_each_other_count_as_the_same() -> None:

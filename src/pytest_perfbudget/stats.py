@@ -18,7 +18,9 @@ __all__ = [
     "median",
     "median_absolute_deviation",
     "percentile",
+    "shows_speed_range",
     "speed_factor",
+    "within_run_slope",
 ]
 
 
@@ -135,22 +137,28 @@ SPEED_MIN_SLOPE = 0.5
 SPEED_MAX_SLOPE = 1.2
 
 
+def shows_speed_range(runs: Sequence[tuple[float, float]]) -> bool:
+    """Whether ``runs`` (as for :func:`machine_speed_slope`) can tell if a test follows the
+    machine's speed: at least :data:`SPEED_MIN_RUNS` runs whose readings span
+    :data:`SPEED_MIN_SPAN`."""
+    readings = [reading for reading, _ in runs]
+    return len(readings) >= SPEED_MIN_RUNS and max(readings) >= min(readings) * SPEED_MIN_SPAN
+
+
 def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
     """How closely a test's times follow the machine's speed, or None when they do not
-    (see :data:`SPEED_MIN_RUNS`): ``runs`` holds one (reference kernel seconds, median
-    seconds) pair per run; the slope of log median against log reading, at most
-    :data:`SPEED_MAX_SLOPE`.
+    or ``runs`` cannot tell (see :data:`SPEED_MIN_RUNS`): ``runs`` holds one (reference
+    kernel seconds, median seconds) pair per run; the slope of log median against log
+    reading, at most :data:`SPEED_MAX_SLOPE`.
 
     Workloads differ in how much a slow spell of a shared machine slows them (on ours a
     tight loop ran 1.6x slower when the kernel ran 2.0x slower, a sort 1.4x and a parser
     1.9x), so the kernel speaks for a test only as far as its history shows.
     """
+    if not shows_speed_range(runs):
+        return None
     points = [(math.log(reading), math.log(value)) for reading, value in runs]
-    if len(points) < SPEED_MIN_RUNS:
-        return None
     readings = [reading for reading, _ in points]
-    if max(readings) - min(readings) < math.log(SPEED_MIN_SPAN):
-        return None
     mean_reading = sum(readings) / len(points)
     mean_value = sum(value for _, value in points) / len(points)
     spread_readings = sum((reading - mean_reading) ** 2 for reading in readings)
@@ -177,6 +185,45 @@ def speed_factor(target: float, speed: float, slope: float) -> float:
     if max(target, speed) < min(target, speed) * SPEED_SAME_WITHIN:
         return 1.0
     return float((target / speed) ** slope)
+
+
+#: A run shows how its test follows the machine's speed when at least this many of its
+#: samples, and this share of them, were taken at each of two speeds.
+WITHIN_RUN_MIN_SAMPLES = 20
+WITHIN_RUN_MIN_SHARE = 0.1
+
+
+def within_run_slope(wall: Sequence[float], speeds: Sequence[float]) -> float | None:
+    """How closely one run's samples follow the machine's speed, read with each of them
+    (reference kernel seconds), or None when they do not or the run cannot tell.
+
+    The samples are split at the middle (in ratio) of the 10th and 90th percentile
+    speeds; with enough samples on each side (:data:`WITHIN_RUN_MIN_SAMPLES`,
+    :data:`WITHIN_RUN_MIN_SHARE`) at speeds at least :data:`SPEED_SAME_WITHIN` apart, the
+    slope is the log ratio of the two sides' median times over that of their median
+    speeds, within :data:`SPEED_MIN_SLOPE` and :data:`SPEED_MAX_SLOPE` like
+    :func:`machine_speed_slope`. The code is the same on both sides, so a run that
+    changed speed midway shows how its test follows the machine even when its history
+    cannot.
+    """
+    if not wall or len(speeds) != len(wall):
+        return None
+    ordered = sorted(speeds)
+    low, high = percentile(ordered, 10), percentile(ordered, 90)
+    middle = math.sqrt(low * high)
+    fast = [(value, speed) for value, speed in zip(wall, speeds, strict=True) if speed < middle]
+    slow = [(value, speed) for value, speed in zip(wall, speeds, strict=True) if speed >= middle]
+    needed = max(WITHIN_RUN_MIN_SAMPLES, WITHIN_RUN_MIN_SHARE * len(wall))
+    if len(fast) < needed or len(slow) < needed:
+        return None
+    fast_speed, slow_speed = median([s for _, s in fast]), median([s for _, s in slow])
+    fast_value, slow_value = median([v for v, _ in fast]), median([v for v, _ in slow])
+    if slow_speed < fast_speed * SPEED_SAME_WITHIN or fast_value <= 0 or slow_value <= 0:
+        return None
+    slope = math.log(slow_value / fast_value) / math.log(slow_speed / fast_speed)
+    if slope < SPEED_MIN_SLOPE:
+        return None
+    return min(slope, SPEED_MAX_SLOPE)
 
 
 def _is_deterministic(values: Sequence[float]) -> bool:
