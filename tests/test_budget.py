@@ -372,6 +372,22 @@ def test_a_run_at_two_speeds_shows_a_slowdown_hidden_by_a_faster_machine() -> No
     assert check.outcome == "ok"
 
 
+def test_a_run_at_two_speeds_only_excuses_when_the_machine_is_slower() -> None:
+    # one run's slope (here 0.55) can understate how a test follows the machine; in a
+    # slower moment it would accuse, so there the readings only excuse, as for any test
+    wall = tuple([0.018 * (1 + n / 1000) for n in range(150)] + [0.013] * 40)
+    speeds = (36e-6,) * 150 + (20e-6,) * 40
+    slower_moment = Measurement(wall=wall, cpu=wall, memory=(), reference=36e-6, speeds=speeds)
+    runs = (BaselineRun(20e-6, 1.0, tuple(0.0100 + n * 1e-5 for n in range(30))),) * 5
+    unseen = Baseline(
+        tuple(value for run in runs for value in run.wall), (), 1.0, {"p50": 0.010}, runs,
+        speed_history=((20e-6, 0.010),) * 5,
+    )  # fmt: skip
+    judgement = judge("t", Budget(), slower_moment, unseen, warn_only=False)
+    assert [check.outcome for check in judgement.regressions] == ["machine-slower"]
+    assert judgement.verdict == "pass"
+
+
 def test_each_sample_is_rescaled_by_the_speed_read_with_it() -> None:
     # the machine slowed down a third of the way through: those samples took twice as long
     wall = (0.0101,) * 10 + (0.0202,) * 20
