@@ -132,7 +132,7 @@ class RegressionCheck:
 SPEED_MIN_RUNS = 5
 SPEED_MIN_SPAN = 1.15
 SPEED_MIN_CORRELATION = 0.7
-SPEED_MIN_SLOPE = 0.5
+SPEED_MIN_SLOPE = 0.6
 #: The slope used is at most this: a few runs can overstate it.
 SPEED_MAX_SLOPE = 1.2
 
