@@ -13,7 +13,7 @@ from .stats import (
     check_regression,
     machine_speed_slope,
     median,
-    shows_speed_range,
+    saw_one_speed,
     speed_factor,
     within_run_slope,
 )
@@ -255,11 +255,11 @@ def _at_equal_speed(
 
     Shared machines change speed by tens of percent between runs and within one; the
     reference kernel is timed every few milliseconds while measuring. For a test whose
-    times have followed those readings (:func:`machine_speed_slope`; when its history
-    never saw the machine at another speed and this run is at a faster one, this run's
-    own samples may show it: :func:`within_run_slope`), every sample, this run's and the
-    baseline's, is rescaled from the readings taken with it to this run's speed, as far
-    as the test follows them: a slowdown the machine explains is
+    times have followed those readings (:func:`machine_speed_slope`; when its history of
+    at least 5 runs never saw the machine at another speed and this run is at a faster
+    one, this run's own samples may show it: :func:`within_run_slope`), every sample,
+    this run's and the baseline's, is rescaled from the readings taken with it to this
+    run's speed, as far as the test follows them: a slowdown the machine explains is
     ``machine-slower``, and a slowdown the machine hides (a slower test timed at a faster
     moment) is still found. For other tests the readings only excuse: the CPU-bound share
     of the baseline is rescaled and a slowdown the machine explains is ``machine-slower``,
@@ -271,7 +271,7 @@ def _at_equal_speed(
         return _unless_seen_before(raw, measurement, baseline)
     machine_change = measurement.reference / median(references) - 1
     slope = machine_speed_slope(baseline.speed_history)
-    if slope is None and machine_change < 0 and not shows_speed_range(baseline.speed_history):
+    if slope is None and machine_change < 0 and saw_one_speed(baseline.speed_history):
         slope = within_run_slope(measurement.wall, measurement.speeds)
     if slope is not None:
         return _rescaled_sample_by_sample(

@@ -18,7 +18,7 @@ __all__ = [
     "median",
     "median_absolute_deviation",
     "percentile",
-    "shows_speed_range",
+    "saw_one_speed",
     "speed_factor",
     "within_run_slope",
 ]
@@ -132,7 +132,7 @@ class RegressionCheck:
 SPEED_MIN_RUNS = 5
 SPEED_MIN_SPAN = 1.15
 SPEED_MIN_CORRELATION = 0.7
-SPEED_MIN_SLOPE = 0.6
+SPEED_MIN_SLOPE = 0.5
 #: The slope used is at most this: a few runs can overstate it.
 SPEED_MAX_SLOPE = 1.2
 
@@ -143,6 +143,12 @@ def shows_speed_range(runs: Sequence[tuple[float, float]]) -> bool:
     :data:`SPEED_MIN_SPAN`."""
     readings = [reading for reading, _ in runs]
     return len(readings) >= SPEED_MIN_RUNS and max(readings) >= min(readings) * SPEED_MIN_SPAN
+
+
+def saw_one_speed(runs: Sequence[tuple[float, float]]) -> bool:
+    """Whether ``runs`` (as for :func:`machine_speed_slope`) are enough to know the test,
+    at least :data:`SPEED_MIN_RUNS`, yet never saw the machine at another speed."""
+    return len(runs) >= SPEED_MIN_RUNS and not shows_speed_range(runs)
 
 
 def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
