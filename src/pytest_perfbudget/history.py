@@ -363,12 +363,11 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
 
 def _move_reference_to_summaries(document: dict[str, Any]) -> None:
     """Bring a history written before ``reference`` was a summary column up to date."""
-    at = SUMMARY_COLUMNS.index("reference")
     for machines in document["tests"].values():
         for entry in machines.values():
             for row in entry["summaries"]:
                 samples = entry["samples"].get(str(row[0]), {})
-                row.insert(at, samples.pop("reference", None))
+                row.insert(_REFERENCE, samples.pop("reference", None))
     document["summary_columns"] = list(SUMMARY_COLUMNS)
 
 
@@ -549,8 +548,10 @@ class History:
             if entry is None:
                 entry = machines[run.machine] = {"summaries": [], "samples": {}}
             reference = None if result.reference is None else _round(result.reference)
-            row = [int(run_id), STATUS_CODES[result.status], result.rounds, _round(result.ops)]
-            row.append(reference)
+            row = [
+                int(run_id), STATUS_CODES[result.status], result.rounds, _round(result.ops),
+                reference,
+            ]  # fmt: skip
             row += [
                 _round(result.metrics[column]) if column in result.metrics else None
                 for column in METRIC_COLUMNS

@@ -137,7 +137,7 @@ SPEED_MIN_SLOPE = 0.5
 SPEED_MAX_SLOPE = 1.2
 
 
-def shows_speed_range(runs: Sequence[tuple[float, float]]) -> bool:
+def _shows_speed_range(runs: Sequence[tuple[float, float]]) -> bool:
     """Whether ``runs`` (as for :func:`machine_speed_slope`) can tell if a test follows the
     machine's speed: at least :data:`SPEED_MIN_RUNS` runs whose readings span
     :data:`SPEED_MIN_SPAN`."""
@@ -148,7 +148,7 @@ def shows_speed_range(runs: Sequence[tuple[float, float]]) -> bool:
 def saw_one_speed(runs: Sequence[tuple[float, float]]) -> bool:
     """Whether ``runs`` (as for :func:`machine_speed_slope`) are enough to know the test,
     at least :data:`SPEED_MIN_RUNS`, yet never saw the machine at another speed."""
-    return len(runs) >= SPEED_MIN_RUNS and not shows_speed_range(runs)
+    return len(runs) >= SPEED_MIN_RUNS and not _shows_speed_range(runs)
 
 
 def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
@@ -161,7 +161,7 @@ def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
     tight loop ran 1.6x slower when the kernel ran 2.0x slower, a sort 1.4x and a parser
     1.9x), so the kernel speaks for a test only as far as its history shows.
     """
-    if not shows_speed_range(runs):
+    if not _shows_speed_range(runs):
         return None
     points = [(math.log(reading), math.log(value)) for reading, value in runs]
     readings = [reading for reading, _ in points]
@@ -173,10 +173,14 @@ def machine_speed_slope(runs: Sequence[tuple[float, float]]) -> float | None:
     if spread_values == 0:
         return None
     correlation = covariance / math.sqrt(spread_readings * spread_values)
-    slope = covariance / spread_readings
-    if correlation < SPEED_MIN_CORRELATION or slope < SPEED_MIN_SLOPE:
+    if correlation < SPEED_MIN_CORRELATION:
         return None
-    return min(slope, SPEED_MAX_SLOPE)
+    return _usable_slope(covariance / spread_readings)
+
+
+def _usable_slope(slope: float) -> float | None:
+    """``slope`` capped at :data:`SPEED_MAX_SLOPE`, or None under :data:`SPEED_MIN_SLOPE`."""
+    return None if slope < SPEED_MIN_SLOPE else min(slope, SPEED_MAX_SLOPE)
 
 
 #: Speeds closer than this factor count as the same: the machine's two states each read
@@ -226,10 +230,7 @@ def within_run_slope(wall: Sequence[float], speeds: Sequence[float]) -> float | 
     fast_value, slow_value = median([v for v, _ in fast]), median([v for v, _ in slow])
     if slow_speed < fast_speed * SPEED_SAME_WITHIN or fast_value <= 0 or slow_value <= 0:
         return None
-    slope = math.log(slow_value / fast_value) / math.log(slow_speed / fast_speed)
-    if slope < SPEED_MIN_SLOPE:
-        return None
-    return min(slope, SPEED_MAX_SLOPE)
+    return _usable_slope(math.log(slow_value / fast_value) / math.log(slow_speed / fast_speed))
 
 
 def _is_deterministic(values: Sequence[float]) -> bool:
