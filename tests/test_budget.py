@@ -284,12 +284,69 @@ def test_a_slowdown_to_a_level_the_test_came_back_from_is_only_noted() -> None:
     assert check.outcome == "seen-before"
     (note,) = as_before.notes
     assert note.startswith("perf note: p50 changed +49.")
-    assert "a recent run of this test was as slow (p50 16ms)" in note
+    assert note.endswith(
+        "a recent run of this test was as slow (p50 16ms); not counted as a regression"
+    )
     slower_still = judge(
         "t", Budget(), measurement([0.0200 + n * 1e-5 for n in range(30)]), baseline,
         warn_only=False,
     )  # fmt: skip
     assert slower_still.verdict == "fail"
+
+
+def test_a_slowdown_to_the_level_of_one_of_the_baseline_runs_is_only_noted() -> None:
+    # whole runs drift together: four runs at 10 ms and one at 16 ms, of the same code
+    levels = [0.010] * 4 + [0.016]
+    runs = tuple(
+        BaselineRun(None, 1.0, tuple(level + n * 1e-5 for n in range(30))) for level in levels
+    )
+    wall = tuple(value for run in runs for value in run.wall)
+    baseline = Baseline(wall, (), 1.0, {"p50": 0.010}, runs)
+    as_slow = judge(
+        "t",
+        Budget(),
+        measurement([0.0150 + n * 1e-5 for n in range(30)]),
+        baseline,
+        warn_only=False,
+    )
+    (check,) = as_slow.regressions
+    assert (check.outcome, as_slow.verdict) == ("seen-before", "pass")
+    assert check.seen_p50 == pytest.approx(0.016145)
+    (note,) = as_slow.notes
+    assert "a recent run of this test was as slow (p50 16.1ms)" in note
+    slower_than_every_run = measurement([0.0170 + n * 1e-5 for n in range(30)])
+    judgement = judge("t", Budget(), slower_than_every_run, baseline, warn_only=False)
+    assert [check.outcome for check in judgement.regressions] == ["regressed"]
+
+
+def test_the_baseline_runs_are_held_at_this_runs_machine_speed() -> None:
+    # a test that follows the machine's speed (slope 1): at 20 µs its runs took 10 and
+    # 14 ms, at 40 µs 20 ms; at 20 µs, 13.5 ms is as slow as a run was, 16 ms is not
+    fast, slow = [0.010] * 2 + [0.014], [0.020] * 2
+    runs = tuple(
+        BaselineRun(speed, 1.0, tuple(level + n * 1e-5 for n in range(30)))
+        for speed, levels in ((20e-6, fast), (40e-6, slow))
+        for level in levels
+    )
+    wall = tuple(value for run in runs for value in run.wall)
+    history = ((20e-6, 0.010), (40e-6, 0.020)) * 3
+    baseline = Baseline(wall, (), 1.0, {"p50": 0.012}, runs, speed_history=history)
+    as_slow = judge(
+        "t",
+        Budget(),
+        at_speeds([0.0135 + n * 1e-5 for n in range(30)], 20e-6),
+        baseline,
+        warn_only=False,
+    )
+    assert [check.outcome for check in as_slow.regressions] == ["seen-before"]
+    slower = judge(
+        "t",
+        Budget(),
+        at_speeds([0.0160 + n * 1e-5 for n in range(30)], 20e-6),
+        baseline,
+        warn_only=False,
+    )
+    assert [check.outcome for check in slower.regressions] == ["regressed"]
 
 
 def following_the_machine(*, follows: bool) -> Baseline:

@@ -29,6 +29,7 @@ from pytest_perfbudget.history import (
     History,
     HistoryError,
     RunInfo,
+    RunSamples,
     SavedResult,
     Status,
     save_results,
@@ -314,14 +315,35 @@ def test_baseline_speed_is_the_median_of_its_runs_readings() -> None:
         BaselineRun(20e-6, 1.0, (0.012,)),  # a reading taken at a bad moment
     )
     baseline = Baseline((0.010, 0.011, 0.012), (), 1.0, {"p50": 0.011}, runs)
-    assert baseline.wall_at_speed(100e-6) == pytest.approx((0.010, 0.011, 0.012))
-    assert baseline.wall_at_speed(150e-6) == pytest.approx((0.015, 0.0165, 0.018))
+    assert at_speed(baseline, 100e-6) == pytest.approx((0.010, 0.011, 0.012))
+    assert at_speed(baseline, 150e-6) == pytest.approx((0.015, 0.0165, 0.018))
     half_waiting = dataclasses.replace(
         baseline, runs=(dataclasses.replace(runs[0], cpu_share=0.5),)
     )
-    assert half_waiting.wall_at_speed(150e-6) == pytest.approx((0.0125,))
+    assert at_speed(half_waiting, 150e-6) == pytest.approx((0.0125,))
     unknown = dataclasses.replace(baseline, runs=(BaselineRun(None, 1.0, (0.01,)),))
-    assert unknown.wall_at_speed(100e-6) is None
+    assert unknown.runs_at_speed(100e-6) is None
+
+
+def at_speed(baseline: Baseline, reference: float) -> tuple[float, ...]:
+    runs = baseline.runs_at_speed(reference)
+    assert runs is not None
+    return runs.pooled
+
+
+def test_each_baseline_run_keeps_its_own_samples_when_rescaled() -> None:
+    runs = (
+        BaselineRun(20e-6, 1.0, (0.010, 0.012, 0.014)),
+        BaselineRun(40e-6, 1.0, (0.030, 0.032)),
+    )
+    baseline = Baseline((0.010, 0.012, 0.014, 0.030, 0.032), (), 1.0, {"p50": 0.014}, runs)
+    rescaled = baseline.runs_at_each_speed(20e-6, slope=1.0)
+    assert rescaled is not None
+    assert [len(run) for run in rescaled] == [3, 2]
+    assert rescaled.pooled == pytest.approx((0.010, 0.012, 0.014, 0.015, 0.016))
+    assert rescaled.slowest_p50 == pytest.approx(0.0155)  # as slow as the code itself ran
+    assert RunSamples(((), (0.02,))).slowest_p50 == 0.02
+    assert RunSamples(()).slowest_p50 is None
 
 
 def transient_of(statuses_and_levels: list[tuple[Status, float]]) -> float | None:

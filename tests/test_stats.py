@@ -117,6 +117,14 @@ def test_deterministic_samples_are_judged_on_the_threshold() -> None:
     assert check_regression("p50", [2.0] * 3, [1.0] * 3, 0.2).outcome == "regressed"
 
 
+def test_one_sample_is_not_deterministic() -> None:
+    # a test measured once (rounds=1) against a baseline of one run: one call each says
+    # nothing of their spread, so this is too few samples, not an exact comparison
+    check = check_regression("p50", [0.476], [0.231], 0.2)
+    assert check.outcome == "too-few-samples"
+    assert check_regression("p50", [0.476], [0.231] * 5, 0.2).outcome == "too-few-samples"
+
+
 def test_exact_metric_uses_threshold_and_absolute_floor() -> None:
     mib = 1024 * 1024
     grown = check_regression("memory", [10 * mib], [4 * mib, 4 * mib], 0.5, exact=True)

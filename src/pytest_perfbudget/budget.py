@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-from .history import Baseline
+from .history import Baseline, RunSamples
 from .measure import Measurement, Rounds
 from .stats import (
     RegressionCheck,
@@ -265,10 +265,12 @@ def _at_equal_speed(
     of the baseline is rescaled and a slowdown the machine explains is ``machine-slower``,
     but a test that is not slower as measured is never called regressed.
     """
+    as_measured = RunSamples(run.wall for run in baseline.runs)
+    transient = baseline.transient_p50
     raw = check(measurement.wall, baseline.wall)
     references = [run.reference for run in baseline.runs if run.reference]
     if measurement.reference is None or not references:
-        return _unless_seen_before(raw, measurement, baseline)
+        return _unless_seen_before(raw, median(measurement.wall), as_measured, transient)
     machine_change = measurement.reference / median(references) - 1
     slope = machine_speed_slope(baseline.speed_history)
     if slope is None and machine_change < 0 and saw_one_speed(baseline.speed_history):
@@ -277,16 +279,19 @@ def _at_equal_speed(
         return _rescaled_sample_by_sample(
             raw, measurement, baseline, check, machine_change=machine_change, slope=slope
         )
-    at_speed = baseline.wall_at_speed(measurement.reference)
+    at_speed = baseline.runs_at_speed(measurement.reference)
     if at_speed is None:
-        return _unless_seen_before(raw, measurement, baseline)
-    adjusted = check(measurement.wall, at_speed)
+        return _unless_seen_before(raw, median(measurement.wall), as_measured, transient)
+    adjusted = check(measurement.wall, at_speed.pooled)
     if raw.regressed and not adjusted.regressed:
         return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)
     if not raw.regressed:
         return dataclasses.replace(raw, machine_change=machine_change)
     return _unless_seen_before(
-        dataclasses.replace(adjusted, machine_change=machine_change), measurement, baseline
+        dataclasses.replace(adjusted, machine_change=machine_change),
+        median(measurement.wall),
+        at_speed,
+        transient,
     )
 
 
@@ -301,32 +306,42 @@ def _rescaled_sample_by_sample(
 ) -> RegressionCheck:
     """See :func:`_at_equal_speed`: every sample rescaled to this run's speed."""
     reference = measurement.reference or 1.0
-    baseline_wall = baseline.wall_at_each_speed(reference, slope)
-    if baseline_wall is None:
+    baseline_runs = baseline.runs_at_each_speed(reference, slope)
+    if baseline_runs is None:
         return raw
     speeds = measurement.speeds
     if len(speeds) != len(measurement.wall):  # timed by another tool: one speed for all
         speeds = (reference,) * len(measurement.wall)
     pairs = zip(measurement.wall, speeds, strict=True)
     wall = [value * speed_factor(reference, speed, slope) for value, speed in pairs]
-    adjusted = dataclasses.replace(check(wall, baseline_wall), machine_change=machine_change)
+    adjusted = dataclasses.replace(
+        check(wall, baseline_runs.pooled), machine_change=machine_change
+    )
     if raw.regressed and not adjusted.regressed:
         return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)
-    return adjusted
+    return _unless_seen_before(adjusted, median(wall), baseline_runs)
 
 
 def _unless_seen_before(
-    check: RegressionCheck, measurement: Measurement, baseline: Baseline
+    check: RegressionCheck,
+    current_p50: float,
+    baseline_runs: RunSamples,
+    transient_p50: float | None = None,
 ) -> RegressionCheck:
-    """A time regression no slower than a recent run the test came back from is
-    ``seen-before``, not a regression: on a machine whose speed swings between runs in
-    ways the reference kernel does not see for this test, such a level is the machine's."""
-    transient = baseline.transient_p50
-    if not check.regressed or transient is None:
+    """A time regression no slower than a level the test itself ran at recently is
+    ``seen-before``, not a regression: that of the slowest of the baseline's runs (at the
+    speed the check compared at), or ``transient_p50``: that of a rejected run the test
+    came back from. On a machine whose speed swings between runs in ways the reference kernel
+    does not see for this test, whole runs drift together (their samples are not
+    independent), so a run within the baseline's own runs shows no change of the code.
+    ``current_p50`` is this run's median time, at the speed the check compared at."""
+    if not check.regressed:
         return check
-    if median(measurement.wall) > transient:
+    levels = [baseline_runs.slowest_p50, transient_p50]
+    seen = max((level for level in levels if level is not None), default=None)
+    if seen is None or current_p50 > seen:
         return check
-    return dataclasses.replace(check, outcome="seen-before", seen_p50=transient)
+    return dataclasses.replace(check, outcome="seen-before", seen_p50=seen)
 
 
 def check_regressions(
@@ -399,13 +414,12 @@ def describe_machine_slower(check: RegressionCheck) -> str:
 
 
 def describe_seen_before(check: RegressionCheck) -> str:
-    """A note that a slowdown is no worse than one the test recently came back from."""
+    """A note that a slowdown is no worse than a level the test recently ran at."""
     change = check.change or 0.0
     seen = format_metric("p50", check.seen_p50 or 0.0)
     return (
         f"perf note: {check.metric} changed {change * 100:+.1f}% against the baseline, but a "
-        f"recent run of this test was as slow (p50 {seen}) and the next ones were not; "
-        "not counted as a regression"
+        f"recent run of this test was as slow (p50 {seen}); not counted as a regression"
     )
 
 

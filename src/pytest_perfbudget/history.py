@@ -53,6 +53,7 @@ __all__ = [
     "History",
     "HistoryError",
     "RunInfo",
+    "RunSamples",
     "SavedResult",
     "encode_json",
     "fast_json",
@@ -274,9 +275,9 @@ class Baseline:
     #: follow the machine's speed.
     speed_history: tuple[tuple[float, float], ...] = ()
 
-    def wall_at_each_speed(self, reference: float, slope: float) -> tuple[float, ...] | None:
-        """The pooled wall samples, each run's rescaled from its own machine speed to
-        ``reference`` as far as ``slope`` says the test follows the machine's speed (see
+    def runs_at_each_speed(self, reference: float, slope: float) -> RunSamples | None:
+        """Each run's wall samples rescaled from its own machine speed to ``reference`` as
+        far as ``slope`` says the test follows the machine's speed (see
         :func:`.stats.machine_speed_slope`); None when a run's speed is unknown."""
         if any(not run.reference for run in self.runs):
             return None
@@ -284,8 +285,8 @@ class Baseline:
             speed_factor(reference, float(run.reference or 1), slope) for run in self.runs
         )
 
-    def wall_at_speed(self, reference: float) -> tuple[float, ...] | None:
-        """The pooled wall samples as if measured at the machine speed ``reference``; None
+    def runs_at_speed(self, reference: float) -> RunSamples | None:
+        """Each run's wall samples as if measured at the machine speed ``reference``; None
         when a run's speed is unknown.
 
         The baseline's speed is the median of its runs' readings, not each run's own: one
@@ -299,10 +300,10 @@ class Baseline:
         speed_change = reference / median([float(reading or 0) for reading in readings]) - 1
         return self._scaled(1 + run.cpu_share * speed_change for run in self.runs)
 
-    def _scaled(self, factors: Iterable[float]) -> tuple[float, ...]:
-        """The pooled wall samples, each run's multiplied by its own factor."""
+    def _scaled(self, factors: Iterable[float]) -> RunSamples:
+        """Each run's wall samples multiplied by its own factor."""
         pairs = zip(self.runs, factors, strict=True)
-        return tuple(value * factor for run, factor in pairs for value in run.wall)
+        return RunSamples(tuple(value * factor for value in run.wall) for run, factor in pairs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,6 +313,19 @@ class BaselineRun:
     reference: float | None
     cpu_share: float
     wall: tuple[float, ...]
+
+
+class RunSamples(tuple[tuple[float, ...], ...]):
+    """The wall samples of a baseline's runs, one tuple per run."""
+
+    @property
+    def pooled(self) -> tuple[float, ...]:
+        return tuple(value for run in self for value in run)
+
+    @property
+    def slowest_p50(self) -> float | None:
+        """The median of the slowest run: a level the code itself has run at."""
+        return max((median(run) for run in self if run), default=None)
 
 
 def _shape_error(path: Path, where: str, expected: str) -> HistoryError:

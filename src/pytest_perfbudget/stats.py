@@ -116,8 +116,8 @@ class RegressionCheck:
     noisy: bool = False
     #: How much slower the machine itself ran than when the baseline was saved, if known.
     machine_change: float | None = None
-    #: For ``seen-before``: the p50 of a recent run as slow as this one that the test came
-    #: back from.
+    #: For ``seen-before``: the p50 of a recent run of the test as slow as this one (the
+    #: slowest run of its baseline, or a rejected run it came back from).
     seen_p50: float | None = None
 
     @property
@@ -234,9 +234,10 @@ def within_run_slope(wall: Sequence[float], speeds: Sequence[float]) -> float | 
 
 
 def _is_deterministic(values: Sequence[float]) -> bool:
-    """Zero spread, or most values tied (as memory readings usually are); one side."""
+    """Zero spread, or most values tied (as memory readings usually are); one side. A
+    single value shows no spread either way: it is not deterministic, only one sample."""
     most_common = max(values.count(value) for value in set(values))
-    return most_common * 2 > len(values)
+    return len(values) > 1 and most_common * 2 > len(values)
 
 
 def check_regression(
