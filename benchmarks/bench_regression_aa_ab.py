@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 SUITE = """
@@ -75,6 +76,14 @@ def regressed(test: dict[str, object]) -> bool:
     return any(check["outcome"] == "regressed" for check in checks)
 
 
+def outcome(test: dict[str, object]) -> str:
+    """The outcome of a test's p50 check."""
+    checks = test["regressions"]
+    assert isinstance(checks, list)
+    (check,) = [c for c in checks if c["metric"] == "p50"]
+    return str(check["outcome"])
+
+
 def describe(test: dict[str, object]) -> str:
     """The outcome of a test's p50 check, its change and the machine's."""
     checks = test["regressions"]
@@ -97,8 +106,10 @@ def main() -> None:
         for _ in range(args.saved):
             run(directory, "--perf-save")
         false_alarms, comparisons = 0, 0
+        outcomes: Counter[str] = Counter()
         for index in range(args.compared):
             tests = run(directory)
+            outcomes.update(outcome(test) for test in tests)
             alarms = [str(test["nodeid"]) for test in tests if regressed(test)]
             false_alarms += len(alarms)
             comparisons += len(tests)
@@ -113,6 +124,7 @@ def main() -> None:
             assert isinstance(checks, list)
             if not regressed(test):
                 print(f"A/B missed {test['nodeid']}: {describe(test)}")
+    print(f"A/A outcomes of p50: {dict(sorted(outcomes.items()))}")
     print(f"A/A: {false_alarms} false regressions in {comparisons} comparisons (target 0)")
     print(f"A/B (+35%): {caught} of {len(tests)} caught (target >= 11)")
 
