@@ -315,8 +315,7 @@ def test_a_slowdown_to_the_level_of_one_of_the_baseline_runs_is_only_noted() -> 
     (note,) = as_slow.notes
     assert "a recent run of this test was as slow (p50 16.1ms)" in note
     slower_than_every_run = measurement([0.0170 + n * 1e-5 for n in range(30)])
-    judgement = judge("t", Budget(), slower_than_every_run, baseline, warn_only=False)
-    assert [check.outcome for check in judgement.regressions] == ["regressed"]
+    assert outcomes(slower_than_every_run, baseline) == ["regressed"]
 
 
 def test_the_baseline_runs_are_held_at_this_runs_machine_speed() -> None:
@@ -331,22 +330,16 @@ def test_the_baseline_runs_are_held_at_this_runs_machine_speed() -> None:
     wall = tuple(value for run in runs for value in run.wall)
     history = ((20e-6, 0.010), (40e-6, 0.020)) * 3
     baseline = Baseline(wall, (), 1.0, {"p50": 0.012}, runs, speed_history=history)
-    as_slow = judge(
-        "t",
-        Budget(),
-        at_speeds([0.0135 + n * 1e-5 for n in range(30)], 20e-6),
-        baseline,
-        warn_only=False,
-    )
-    assert [check.outcome for check in as_slow.regressions] == ["seen-before"]
-    slower = judge(
-        "t",
-        Budget(),
-        at_speeds([0.0160 + n * 1e-5 for n in range(30)], 20e-6),
-        baseline,
-        warn_only=False,
-    )
-    assert [check.outcome for check in slower.regressions] == ["regressed"]
+    as_slow_as_a_run = at_speeds([0.0135 + n * 1e-5 for n in range(30)], 20e-6)
+    assert outcomes(as_slow_as_a_run, baseline) == ["seen-before"]
+    slower_than_every_run = at_speeds([0.0160 + n * 1e-5 for n in range(30)], 20e-6)
+    assert outcomes(slower_than_every_run, baseline) == ["regressed"]
+
+
+def outcomes(current: Measurement, baseline: Baseline) -> list[str]:
+    """The outcomes of the regression checks of ``current`` against ``baseline``."""
+    judgement = judge("t", Budget(), current, baseline, warn_only=False)
+    return [check.outcome for check in judgement.regressions]
 
 
 def following_the_machine(*, follows: bool) -> Baseline:
