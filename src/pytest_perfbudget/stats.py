@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
@@ -236,7 +237,7 @@ def within_run_slope(wall: Sequence[float], speeds: Sequence[float]) -> float | 
 def _is_deterministic(values: Sequence[float]) -> bool:
     """Zero spread, or most values tied (as memory readings usually are); one side. A
     single value shows no spread either way: it is not deterministic, only one sample."""
-    most_common = max(values.count(value) for value in set(values))
+    ((_, most_common),) = collections.Counter(values).most_common(1)
     return len(values) > 1 and most_common * 2 > len(values)
 
 
