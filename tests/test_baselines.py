@@ -214,6 +214,35 @@ def test_unreadable_history_is_a_usage_error_and_left_alone(
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+def test_a_broken_value_in_one_tests_results_is_an_error_of_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(SLEEPY + SLEEPY.replace("test_sleepy", "test_other").split("\n", 3)[3])
+    pytester.runpytest("--perf-save").assert_outcomes(passed=2)
+    path = pytester.path / ".perf" / "history.json"
+    document = history_of(pytester)
+    nodeid = "test_a_broken_value_in_one_tests_results_is_an_error_of_that_test.py::test_sleepy"
+    (entry,) = document["tests"][nodeid].values()  # type: ignore[index]
+    entry["summaries"][0][5] = "fast"
+    path.write_text(json.dumps(document))
+    result = pytester.runpytest("--perf-save")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_sleepy*",
+            f"{path}: cannot use the results of {nodeid} on machine *: "
+            "\"p50\" of run 1 should be a number of at least 0, or null, got 'fast' "
+            "(correct or delete them)",
+        ]
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    assert "INTERNALERROR" not in output
+    (saved_entry,) = history_of(pytester)["tests"][nodeid].values()  # type: ignore[index]
+    assert saved_entry == entry  # left as it was; the other test's run was saved
+    assert len(summaries(pytester, nodeid.replace("test_sleepy", "test_other"))) == 2
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_unwritable_history_is_reported_before_the_tests_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SLEEPY)

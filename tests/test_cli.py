@@ -344,6 +344,48 @@ def test_errors_exit_2_with_one_line(
     assert "Traceback" not in captured.err
 
 
+def edited(path: Path, run: int, column: str, value: object) -> Path:
+    """``path`` with one summary value of its first test's run ``run`` replaced."""
+    document = json.loads(path.read_text())
+    (machines,) = list(document["tests"].values())[:1]
+    machines["m1"]["summaries"][run][SUMMARY_COLUMNS.index(column)] = value
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "run_number", "column"),
+    [("check", -1, "ops"), ("check", 0, "p50"), ("show", 0, "status"), ("trend", 0, "run")],
+)
+def test_a_value_a_command_cannot_use_is_an_error_naming_it(
+    history: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    run_number: int,
+    column: str,
+) -> None:
+    edited(history, run_number, column, "lots")
+    status = main(["--history", str(history), command], out=io.StringIO())
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.startswith(
+        f"perfbudget: error: {history}: cannot use the results of tests/test_a.py::test_fast"
+    )
+    assert f'"{column}" of run ' in captured.err
+    assert "got 'lots'" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_show_and_trend_read_a_value_that_is_not_a_number_as_not_measured(
+    history: Path,
+) -> None:
+    edited(history, -1, "p50", "lots")
+    status, output = run("--history", str(history), "show", "--width", "80")
+    assert status == 0
+    assert output.splitlines()[1].split()[1] == "-"  # the latest p50 of test_fast
+    assert run("--history", str(history), "trend")[0] == 0
+
+
 def test_python_dash_m_and_the_console_script(history: Path) -> None:
     for command in (
         [sys.executable, "-m", "pytest_perfbudget"],

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import multiprocessing
+import operator
 import os
 import random
+import re
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_perfbudget import history as history_module
 from pytest_perfbudget.history import (
@@ -101,6 +108,208 @@ def test_wrong_shape_inside_tests_is_an_error(tmp_path: Path, summaries: object)
     path.write_text(json.dumps(document))
     with pytest.raises(HistoryError, match=r'"tests"/"t.py::test_a"/"m1"/summaries'):
         History.load(path)
+
+
+def broken_history(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """Two saved runs of t.py::test_a on machine m1, then edited by ``edit``."""
+    path = tmp_path / "history.json"
+    for _ in range(2):
+        save_results(path, RUN, [result()], keep=50)
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+    return path
+
+
+def entry_of(document: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = document["tests"]["t.py::test_a"]["m1"]
+    return entry
+
+
+def set_value(run: int, column: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        entry_of(document)["summaries"][run - 1][SUMMARY_COLUMNS.index(column)] = value
+
+    return edit
+
+
+def set_samples(run: int, key: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        entry_of(document)["samples"][str(run)][key] = value
+
+    return edit
+
+
+def set_limit(metric: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        entry_of(document)["limits"] = {metric: value}
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            set_value(1, "p50", "fast"),
+            """"p50" of run 1 should be a number of at least 0, or null, got 'fast'""",
+        ),
+        (
+            set_value(2, "reference", -1e-05),
+            '"reference" of run 2 should be a number of at least 0, or null, got -1e-05',
+        ),
+        (
+            set_value(1, "memory", True),
+            '"memory" of run 1 should be a number of at least 0, or null, got True',
+        ),
+        (
+            set_value(1, "p95", [0.01]),
+            '"p95" of run 1 should be a number of at least 0, or null, got [0.01]',
+        ),
+        (set_value(2, "status", "x"), """"status" of run 2 should be "a", "r" or "b", got 'x'"""),
+        (
+            set_value(1, "rounds", 0),
+            '"rounds" of run 1 should be a whole number of at least 1, got 0',
+        ),
+        (set_value(1, "ops", None), '"ops" of run 1 should be a number above 0, got None'),
+        (
+            set_value(1, "run", "1"),
+            """"run" of run '1' should be a whole number of at least 1, got '1'""",
+        ),
+        (
+            set_samples(1, "wall", [0.01, "x"]),
+            """"wall" samples of run 1 should be numbers of at least 0, got [0.01, 'x']""",
+        ),
+        (
+            set_samples(2, "memory", "lots"),
+            """"memory" samples of run 2 should be numbers of at least 0, got 'lots'""",
+        ),
+        (set_limit("p95", 5), 'the limit of "p95" should be like {"max": 0.05}, got 5'),
+    ],
+)
+def test_a_value_its_place_cannot_hold_is_an_error_naming_test_run_and_value(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    path = broken_history(tmp_path, edit)
+    history = History.load(path)  # read when used, not when loaded
+    with pytest.raises(HistoryError) as raised:
+        history.baseline("t.py::test_a", "m1")
+    expected = f"{path}: cannot use the results of t.py::test_a on machine m1: {message}"
+    assert str(raised.value) == expected + " (correct or delete them)"
+
+
+@pytest.mark.parametrize("text", ["1e400", "NaN", "Infinity"])
+def test_numbers_json_does_not_have_are_refused(tmp_path: Path, codec: str, text: str) -> None:
+    path = broken_history(tmp_path, set_value(1, "p50", "PLACEHOLDER"))
+    path.write_text(path.read_text().replace('"PLACEHOLDER"', text))
+    with pytest.raises(HistoryError, match=rf"^{re.escape(str(path))}: "):
+        History.load(path).baseline("t.py::test_a", "m1")
+
+
+def test_saving_leaves_another_tests_broken_results_as_they_were_and_pruning_works(
+    tmp_path: Path,
+) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        set_value(1, "run", [1])(document)  # an id that names no run, where merging reads ids
+        set_value(2, "p50", "fast")(document)
+
+    path = broken_history(tmp_path, edit)
+    broken = entry_of(json.loads(path.read_text()))
+    for _ in range(2):
+        save_results(path, RUN, [result("t.py::test_b")], keep=1)
+    document = json.loads(path.read_text())
+    assert entry_of(document) == broken
+    assert [row[0] for row in document["tests"]["t.py::test_b"]["m1"]["summaries"]] == [4]
+    history = History.load(path)
+    history.prune(keep=1)
+    history.save()
+    assert entry_of(json.loads(path.read_text()))["summaries"] == broken["summaries"][-1:]
+
+
+def leaves(node: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """The path of every value in a JSON document, containers included."""
+    if path:
+        yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from leaves(value, (*path, index))
+
+
+EDITED_VALUES = [None, -1, 0, 1.5, 1e308, 10**30, True, "x", "1", [], [None], {}, {"a": 1}]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_any_edited_value_is_read_saved_and_pruned_or_named_in_an_error(
+    data: st.DataObject,
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = broken_history(Path(directory), lambda document: None)
+        document = json.loads(path.read_text())
+        place = data.draw(st.sampled_from(sorted(leaves(document), key=str)))
+        container = functools.reduce(operator.getitem, place[:-1], document)
+        container[place[-1]] = data.draw(st.sampled_from(EDITED_VALUES))
+        path.write_text(json.dumps(document))
+
+        def save_and_prune() -> None:
+            save_results(path, RUN, [result("t.py::test_b")], keep=1)
+            History.load(path).prune(keep=1)
+
+        for action in (lambda: History.load(path).baseline("t.py::test_a", "m1"), save_and_prune):
+            message = error_of(action)
+            assert message is None or message.startswith(f"{path}: ")
+
+
+def error_of(action: Callable[[], object]) -> str | None:
+    """The message of the :class:`HistoryError` that ``action`` raises, or None."""
+    try:
+        action()
+    except HistoryError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda document: document["runs"].update(first={}),
+            "\"runs\" should be keyed by run numbers, got 'first'",
+        ),
+        (
+            lambda document: document["runs"].update({"1": 5}),
+            '"runs"/"1" should be an object, got 5',
+        ),
+        (
+            lambda document: document["runs"]["1"].pop("machine"),
+            '"runs"/"1"/"machine" should be a string, got None',
+        ),
+        (
+            lambda document: document["runs"]["2"].update(commit=5),
+            '"runs"/"2"/"commit" should be a string or null, got 5',
+        ),
+        (
+            lambda document: document["machines"].update(m1="big"),
+            '"machines"/"m1" should be an object, got \'big\'',
+        ),
+    ],
+)
+def test_runs_and_machines_are_checked_when_the_file_is_loaded(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    path = broken_history(tmp_path, edit)
+    content = path.read_bytes()
+    with pytest.raises(HistoryError) as raised:
+        History.load(path)
+    assert str(raised.value) == (
+        f"{path}: not a pytest-perfbudget history: {message}; the file was left as it is"
+    )
+    with pytest.raises(HistoryError):
+        save_results(path, RUN, [result()], keep=50)
+    assert path.read_bytes() == content
 
 
 def test_saved_runs_round_trip_with_run_info(tmp_path: Path, codec: str) -> None:

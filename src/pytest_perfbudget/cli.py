@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .budget import Budget, check_regressions, describe_regression, format_metric
-from .history import SUMMARY_COLUMNS, History, HistoryError, locked, metric_values
+from .history import (
+    SUMMARY_COLUMNS,
+    History,
+    HistoryError,
+    locked,
+    metric_values,
+)
 from .measure import Measurement
 from .settings import ConfigError, Settings, load_settings
 from .stats import median
@@ -269,6 +275,7 @@ def _recheck(
 ) -> str | None:
     """The plugin's regression checks of a saved run against the accepted runs before it
     (at equal machine speed); a description of what regressed, or None."""
+    history.check_runs(nodeid, machine, [row])
     samples = entry["samples"].get(str(row[0]))
     baseline = history.baseline(nodeid, machine, before=int(row[0]))
     if not samples or not samples.get("wall") or baseline is None:
@@ -371,7 +378,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`perfbudget show | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (UsageError, OSError) as error:
+    except (UsageError, HistoryError, OSError) as error:  # a broken entry is found when read
         sys.stderr.write(f"{PROGRAM}: error: {error}\n")
         return 2
     except KeyboardInterrupt:

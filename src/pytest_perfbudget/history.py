@@ -30,13 +30,14 @@ import datetime
 import fnmatch
 import functools
 import gc
+import itertools
 import json
 import operator
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +74,8 @@ BASELINE_RUNS = 5
 TRANSIENT_WINDOW = 20
 #: How many of a test's newest runs tell whether its times follow the machine's speed.
 SPEED_WINDOW = 20
+#: The newest runs a baseline reads beyond the ones it pools.
+_RECENT_RUNS_READ = max(TRANSIENT_WINDOW, SPEED_WINDOW)
 #: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
 SAMPLES_PER_RUN = 16
 SUMMARY_COLUMNS = (
@@ -90,7 +93,18 @@ Status = Literal["accepted", "rejected", "rebased"]
 #: How a status is written in a summary row (one letter: the rows are most of the file).
 STATUS_CODES: dict[str, str] = {"accepted": "a", "rejected": "r", "rebased": "b"}
 _run_of = operator.itemgetter(0)
-_OPS, _REFERENCE, _P50, _CPU = map(SUMMARY_COLUMNS.index, ("ops", "reference", "p50", "cpu"))
+_status_of = operator.itemgetter(1)
+_NUMBER_TYPES = frozenset({int, float})
+_INT_TYPE, _STR_TYPE, _LIST_TYPE = frozenset({int}), frozenset({str}), frozenset({list})
+_NONE_TYPE = frozenset({type(None)})
+_STATUS_LETTERS = frozenset(STATUS_CODES.values())
+_LARGEST = sys.float_info.max
+_RUN, _STATUS, _ROUNDS, _OPS, _REFERENCE, _P50, _CPU = map(
+    SUMMARY_COLUMNS.index, ("run", "status", "rounds", "ops", "reference", "p50", "cpu")
+)
+_rounds_of, _ops_of = operator.itemgetter(_ROUNDS), operator.itemgetter(_OPS)
+_speed_and_p50_of = operator.itemgetter(_REFERENCE, _P50)
+_measured_of = operator.itemgetter(*range(_REFERENCE, len(SUMMARY_COLUMNS)))
 
 
 class HistoryError(Exception):
@@ -215,9 +229,13 @@ def thin(samples: Sequence[float], count: int = SAMPLES_PER_RUN) -> list[float]:
 
 
 def metric_values(rows: Sequence[Sequence[Any]], metric: str) -> list[float | None]:
-    """One metric of summary ``rows``, run by run: None where it was not measured."""
+    """One metric of summary ``rows``, run by run: None where it was not measured (or
+    where the file holds something other than a number of at least 0)."""
     index = SUMMARY_COLUMNS.index(metric)
-    return [float(row[index]) if isinstance(row[index], int | float) else None for row in rows]
+    return [
+        float(value) if type(value) in _NUMBER_TYPES and 0 <= value <= _LARGEST else None
+        for value in map(operator.itemgetter(index), rows)
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,9 +346,10 @@ class RunSamples(tuple[tuple[float, ...], ...]):
         return max((median(run) for run in self if run), default=None)
 
 
-def _shape_error(path: Path, where: str, expected: str) -> HistoryError:
+def _shape_error(path: Path, where: str, expected: str, *, got: object = ...) -> HistoryError:
+    found = "" if got is ... else f", got {got!r}"
     return HistoryError(
-        f"{path}: not a pytest-perfbudget history: {where} should be {expected}; "
+        f"{path}: not a pytest-perfbudget history: {where} should be {expected}{found}; "
         "the file was left as it is"
     )
 
@@ -372,7 +391,127 @@ def _check_shape(path: Path, document: object) -> dict[str, Any]:
                 raise _shape_error(path, f"{where}/limits", "an object")
     if columns == _COLUMNS_WITHOUT_REFERENCE:
         _move_reference_to_summaries(document)
+    _check_runs(path, document)
     return document
+
+
+def _counts(values: Sequence[Any]) -> bool:
+    """Whether every value is a whole number of at least 1."""
+    return set(map(type, values)) <= _INT_TYPE and (not values or min(values) >= 1)
+
+
+def _sizes(values: Sequence[Any], *, null: bool = False) -> bool:
+    """Whether every value is a finite number of at least 0 (a time, a size, a reading),
+    or None where ``null`` allows it. (NaN is refused when the file is parsed.)"""
+    kinds = set(map(type, values))
+    if null and kinds >= _NONE_TYPE:
+        kinds -= _NONE_TYPE
+        values = [value for value in values if value is not None]
+    if not kinds <= _NUMBER_TYPES:
+        return False
+    return not values or (min(values) >= 0 and max(values) <= _LARGEST)
+
+
+def _sizes_or_null(values: Sequence[Any]) -> bool:
+    return _sizes(values, null=True)
+
+
+def _rates(values: Sequence[Any]) -> bool:
+    return _sizes(values) and (not values or min(values) > 0)
+
+
+def _status_codes(values: Sequence[Any]) -> bool:
+    return set(map(type, values)) <= _STR_TYPE and set(values) <= _STATUS_LETTERS
+
+
+def _no_constant(name: str) -> None:
+    """Refuse NaN and Infinity, as orjson does: JSON has neither."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_SIZE_OR_NULL = (_sizes_or_null, "a number of at least 0, or null")
+#: What each summary column holds: a check of a whole column, and its words.
+_COLUMN_CHECKS: dict[str, tuple[Callable[[Sequence[Any]], bool], str]] = {
+    "run": (_counts, "a whole number of at least 1"),
+    "status": (_status_codes, '"a", "r" or "b"'),
+    "rounds": (_counts, "a whole number of at least 1"),
+    "ops": (_rates, "a number above 0"),
+    **dict.fromkeys(SUMMARY_COLUMNS[_REFERENCE:], _SIZE_OR_NULL),
+}
+_SAMPLE_KEYS = ("wall", "memory")
+
+
+def _check_runs(path: Path, document: dict[str, Any]) -> None:
+    """Each run's id, machine, time, commit and branch, and each machine's description."""
+    for run, info in document["runs"].items():
+        where = f'"runs"/"{run}"'
+        if not run.isdigit():
+            raise _shape_error(path, '"runs"', "keyed by run numbers", got=run)
+        if not isinstance(info, dict):
+            raise _shape_error(path, where, "an object", got=info)
+        if not isinstance(info.get("machine"), str):
+            raise _shape_error(path, f'{where}/"machine"', "a string", got=info.get("machine"))
+        for key in ("time", "commit", "branch", "source"):
+            if not isinstance(info.get(key), str | None):
+                raise _shape_error(path, f'{where}/"{key}"', "a string or null", got=info[key])
+    for machine, description in document["machines"].items():
+        if not isinstance(description, dict):
+            raise _shape_error(path, f'"machines"/"{machine}"', "an object", got=description)
+
+
+def _entry_is_indexed(entry: dict[str, Any]) -> bool:
+    """Whether a test's entry has the run ids and statuses that choose its baseline, and
+    limits that are numbers."""
+    rows = entry["summaries"]
+    if not (_counts(list(map(_run_of, rows))) and _status_codes(list(map(_status_of, rows)))):
+        return False
+    bounds = entry.get("limits", {}).values()
+    return all(isinstance(bound, dict) and _sizes(list(bound.values())) for bound in bounds)
+
+
+def _runs_hold_numbers(
+    rows: Sequence[Sequence[Any]],
+    samples: Iterable[Mapping[str, Any]],
+    recent: Sequence[Sequence[Any]],
+) -> bool:
+    """Whether every value of summary ``rows`` (but their run ids and statuses, which
+    :func:`_entry_is_indexed` checks) and of those runs' ``samples``, and the machine speed
+    and p50 of the ``recent`` rows, is what its place holds (all at once: fast, but says
+    nothing of where)."""
+    series = [run.get(key, []) for run in samples for key in _SAMPLE_KEYS]
+    summarized = list(itertools.chain.from_iterable(map(_measured_of, rows)))
+    summarized += itertools.chain.from_iterable(map(_speed_and_p50_of, recent))
+    return (
+        set(map(type, series)) <= _LIST_TYPE
+        and _sizes(list(itertools.chain(*series)))
+        and _sizes(summarized, null=True)  # a summary may lack a measurement
+        and _counts(list(map(_rounds_of, rows)))
+        and _rates(list(map(_ops_of, rows)))
+    )
+
+
+def _entry_error(path: Path, nodeid: str, machine: str, entry: dict[str, Any]) -> HistoryError:
+    """The error naming the first value of an entry that its place cannot hold."""
+
+    def error(place: str, expected: str, got: object) -> HistoryError:
+        return HistoryError(
+            f"{path}: cannot use the results of {nodeid} on machine {machine}: {place} "
+            f"should be {expected}, got {got!r} (correct or delete them)"
+        )
+
+    for row in entry["summaries"]:
+        for (column, (check, expected)), value in zip(_COLUMN_CHECKS.items(), row, strict=True):
+            if not check([value]):
+                return error(f'"{column}" of run {row[_RUN]!r}', expected, value)
+    for run, samples in entry["samples"].items():
+        for key in _SAMPLE_KEYS:
+            values = samples.get(key, [])
+            if not isinstance(values, list) or not _sizes(values):
+                return error(f'"{key}" samples of run {run}', "numbers of at least 0", values)
+    for metric, bound in entry.get("limits", {}).items():
+        if not (isinstance(bound, dict) and _sizes(list(bound.values()))):
+            return error(f'the limit of "{metric}"', 'like {"max": 0.05}', bound)
+    raise AssertionError("called for an entry that holds numbers")
 
 
 def _move_reference_to_summaries(document: dict[str, Any]) -> None:
@@ -413,7 +552,9 @@ def _retain(entry: dict[str, Any], keep: int) -> set[int]:
     """Keep ``keep`` summaries of a test on one machine, and samples only for the runs a
     baseline can use; returns the runs whose summaries were dropped."""
     summaries = entry["summaries"]
-    dropped = {row[0] for row in summaries[:-keep]}
+    # merging does not check an entry's values (see History.entry); an id that is not a
+    # number names no run
+    dropped = {row[_RUN] for row in summaries[:-keep] if type(row[_RUN]) is int}
     del summaries[:-keep]
     if len(summaries) > SPEED_WINDOW:  # the speed of older runs is not read any more
         summaries[-SPEED_WINDOW - 1][_REFERENCE] = None
@@ -465,6 +606,8 @@ class History:
     def __init__(self, path: Path, document: dict[str, Any]) -> None:
         self.path = path
         self.document = document
+        #: (node id, machine) of the entries whose values were checked.
+        self._checked: set[tuple[str, str]] = set()
 
     @classmethod
     def load(cls, path: Path) -> History:
@@ -481,7 +624,11 @@ class History:
         fast = fast_json()
         with _collector_paused():
             try:
-                document = fast.loads(text) if fast else json.loads(text.decode("utf-8"))
+                document = (
+                    fast.loads(text)
+                    if fast
+                    else json.loads(text.decode("utf-8"), parse_constant=_no_constant)
+                )
             except (UnicodeDecodeError, ValueError) as error:
                 raise HistoryError(
                     f"{path}: cannot read the history as JSON ({error}); "
@@ -494,11 +641,38 @@ class History:
         for nodeid, machines in self.document["tests"].items():
             if fnmatch.fnmatchcase(nodeid, pattern):
                 for machine, entry in machines.items():
-                    yield nodeid, machine, entry
+                    yield nodeid, machine, self._checked_entry(nodeid, machine, entry)
 
     def entry(self, nodeid: str, machine: str) -> dict[str, Any] | None:
+        """The test's results on ``machine``, or None; raises :class:`HistoryError` when
+        their run ids, statuses or limits are not what their places hold."""
         entry: dict[str, Any] | None = self.document["tests"].get(nodeid, {}).get(machine)
+        return None if entry is None else self._checked_entry(nodeid, machine, entry)
+
+    def _checked_entry(self, nodeid: str, machine: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """An entry's values are checked where they are read, not when the file is
+        loaded: checking every value of a large history costs about as much as parsing it.
+        Here, the run ids and statuses that choose a baseline, once per entry."""
+        if (nodeid, machine) not in self._checked:
+            if not _entry_is_indexed(entry):
+                raise _entry_error(self.path, nodeid, machine, entry)
+            self._checked.add((nodeid, machine))
         return entry
+
+    def check_runs(
+        self,
+        nodeid: str,
+        machine: str,
+        rows: Sequence[Sequence[Any]],
+        recent: Sequence[Sequence[Any]] = (),
+    ) -> None:
+        """Raise :class:`HistoryError` naming the first value that its place cannot hold
+        among a test's summary ``rows`` and their samples, and the machine speed and p50
+        of its ``recent`` rows."""
+        entry = self._checked_entry(nodeid, machine, self.document["tests"][nodeid][machine])
+        samples = [entry["samples"].get(str(row[_RUN]), {}) for row in rows]
+        if not _runs_hold_numbers(rows, samples, recent):
+            raise _entry_error(self.path, nodeid, machine, entry)
 
     def baseline_runs(
         self, nodeid: str, machine: str, *, before: int | None = None
@@ -516,6 +690,8 @@ class History:
         rows = self.baseline_runs(nodeid, machine, before=before)
         if entry is None or not rows:
             return None
+        earlier = [row for row in entry["summaries"] if before is None or row[_RUN] < before]
+        self.check_runs(nodeid, machine, rows, earlier[-_RECENT_RUNS_READ:])
         wall: list[float] = []
         memory: list[float] = []
         runs: list[BaselineRun] = []
@@ -594,8 +770,11 @@ class History:
         for machines in self.document["tests"].values():
             for entry in machines.values():
                 rows = entry["summaries"]
+                oldest = rows[0][_RUN] if rows else None
                 # rows are in run order: most tests' oldest row is newer than ``run``
-                if rows and rows[0][0] <= run and run in map(_run_of, rows):
+                if type(oldest) is int and oldest > run:
+                    continue
+                if run in map(_run_of, rows):
                     return True
         return False
 

@@ -303,14 +303,24 @@ class BudgetedTestHooks:
         if error is not None:
             pytest.fail(error, pytrace=False)
         if budget_key in item.stash:
+            baseline = self._baseline(item)
+            if isinstance(baseline, str):
+                pytest.fail(baseline, pytrace=False)
+            if baseline is not None:
+                item.stash[baseline_key] = baseline
             if self._memory_probe is None:
                 self._memory_probe = default_memory_probe()
             item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
-            history = self._session.history
-            if history is not None:
-                baseline = history.baseline(item.nodeid, self._session.machine)
-                if baseline is not None:
-                    item.stash[baseline_key] = baseline
+
+    def _baseline(self, item: pytest.Item) -> Baseline | str | None:
+        """The test's baseline, None without one, or why its saved results cannot be used
+        (a value in them that was edited by hand, say)."""
+        if self._session.history is None:
+            return None
+        try:
+            return self._session.history.baseline(item.nodeid, self._session.machine)
+        except HistoryError as error:
+            return str(error)
 
     def _judge(self, item: pytest.Item, sampler: Sampler) -> Judgement | None:
         budget = item.stash[budget_key]
