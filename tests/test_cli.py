@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import io
 import json
 import random
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_perfbudget import cli
 from pytest_perfbudget.cli import main
 from pytest_perfbudget.history import SUMMARY_COLUMNS, History, RunInfo, SavedResult, save_results
 from pytest_perfbudget.html import render_report
@@ -384,6 +386,21 @@ def test_show_and_trend_read_a_value_that_is_not_a_number_as_not_measured(
     assert status == 0
     assert output.splitlines()[1].split()[1] == "-"  # the latest p50 of test_fast
     assert run("--history", str(history), "trend")[0] == 0
+
+
+def test_a_command_runs_with_the_collector_paused_and_restores_it(
+    history: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector_enabled: list[bool] = []
+
+    def command(*args: object) -> int:
+        collector_enabled.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "show", command)
+    assert run("--history", str(history), "show") == (0, "")
+    assert collector_enabled == [False]
+    assert gc.isenabled()
 
 
 def test_python_dash_m_and_the_console_script(history: Path) -> None:

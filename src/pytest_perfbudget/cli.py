@@ -20,6 +20,7 @@ from .history import (
     SUMMARY_COLUMNS,
     History,
     HistoryError,
+    collector_paused,
     locked,
     metric_values,
 )
@@ -374,7 +375,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             functools.partial(_settings, getattr(options, "regression", None))
         )
         path = Path(options.history) if options.history is not None else settings().history
-        return COMMANDS[options.command](options, path, settings, out)
+        # a command reads the history until it ends: a full collection would traverse its
+        # millions of lists again and again, and a short command frees the rest at exit
+        with collector_paused():
+            return COMMANDS[options.command](options, path, settings, out)
     except BrokenPipeError:  # the reader went away (`perfbudget show | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

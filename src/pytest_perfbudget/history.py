@@ -56,6 +56,7 @@ __all__ = [
     "RunInfo",
     "RunSamples",
     "SavedResult",
+    "collector_paused",
     "encode_json",
     "fast_json",
     "locked",
@@ -192,7 +193,7 @@ def locked(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a history is read, merged and written.
 
     A large history is millions of lists and numbers, none of them in a cycle; while they
@@ -622,7 +623,7 @@ class History:
         except OSError as error:
             raise HistoryError(f"{path}: cannot read the history: {error}") from None
         fast = fast_json()
-        with _collector_paused():
+        with collector_paused():
             try:
                 document = (
                     fast.loads(text)
@@ -799,7 +800,7 @@ def save_results(path: Path, run: RunInfo, results: Sequence[SavedResult], keep:
 
     Re-reading under the lock means two sessions saving at once both land.
     """
-    with locked(path), _collector_paused():
+    with locked(path), collector_paused():
         for stale in path.parent.glob(f".{path.name}.*"):
             stale.unlink(missing_ok=True)  # left by a saver that was killed mid-write
         history = History.load(path)
