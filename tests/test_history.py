@@ -594,6 +594,22 @@ def test_each_run_keeps_the_machine_speed_in_its_summary(tmp_path: Path) -> None
     assert earlier.speed_history == ((20e-6, 0.010),)
 
 
+def test_the_speed_history_starts_at_the_newest_rebase(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    runs: list[tuple[Status, float, float]] = [
+        ("accepted", 20e-6, 0.005),
+        ("rejected", 40e-6, 0.050),  # slower code, timed while the machine read slower
+        ("rebased", 40e-6, 0.050),
+        ("accepted", 30e-6, 0.050),
+    ]
+    for status, reading, level in runs:
+        saved = dataclasses.replace(result(wall=[level] * 8, status=status), reference=reading)
+        history.add_run(RUN, [saved], keep=50)
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert baseline.speed_history == ((40e-6, 0.050), (30e-6, 0.050))
+
+
 def test_the_machine_speed_is_kept_for_the_runs_the_regression_check_reads() -> None:
     history = History.load(Path("unused.json"))
     for _ in range(SPEED_WINDOW + 3):

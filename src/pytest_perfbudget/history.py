@@ -566,15 +566,22 @@ def _retain(entry: dict[str, Any], keep: int) -> set[int]:
     return dropped
 
 
-def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float | None:
-    """The slowest p50 among the last :data:`TRANSIENT_WINDOW` runs (older than ``before``
-    when given, none older than the newest rebase) that were rejected and followed by a
-    faster accepted run."""
-    recent = [row for row in rows if before is None or row[0] < before][-TRANSIENT_WINDOW:]
+def _since_rebase(
+    rows: Sequence[Sequence[Any]], before: int | None, window: int
+) -> Sequence[Sequence[Any]]:
+    """The last ``window`` rows older than run ``before`` (when given), none older than the
+    newest rebase: the runs before it timed other code."""
+    recent = [row for row in rows if before is None or row[_RUN] < before][-window:]
     for index in range(len(recent) - 1, -1, -1):
-        if recent[index][1] == "b":
-            recent = recent[index:]
-            break
+        if recent[index][_STATUS] == "b":
+            return recent[index:]
+    return recent
+
+
+def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float | None:
+    """The slowest p50 among the last :data:`TRANSIENT_WINDOW` runs (see
+    :func:`_since_rebase`) that were rejected and followed by a faster accepted run."""
+    recent = _since_rebase(rows, before, TRANSIENT_WINDOW)
     fastest_after: float | None = None  # of the accepted runs after the one looked at
     slowest: float | None = None
     for row in reversed(recent):
@@ -591,9 +598,9 @@ def _transient_p50(rows: Sequence[Sequence[Any]], before: int | None) -> float |
 def _speed_history(
     rows: Sequence[Sequence[Any]], before: int | None
 ) -> tuple[tuple[float, float], ...]:
-    """(reference, p50) of the last :data:`SPEED_WINDOW` runs older than ``before`` (when
-    given) that have both."""
-    recent = [row for row in rows if before is None or row[0] < before][-SPEED_WINDOW:]
+    """(reference, p50) of the last :data:`SPEED_WINDOW` runs (see :func:`_since_rebase`)
+    that have both. Across a rebase the code's own change would pass for the machine's."""
+    recent = _since_rebase(rows, before, SPEED_WINDOW)
     return tuple(
         (float(row[_REFERENCE]), float(row[_P50]))
         for row in recent
