@@ -243,6 +243,25 @@ def test_a_broken_value_in_one_tests_results_is_an_error_of_that_test(
     assert len(summaries(pytester, nodeid.replace("test_sleepy", "test_other"))) == 2
 
 
+def test_the_history_is_let_go_once_the_baselines_are_read(pytester: pytest.Pytester) -> None:
+    """A loaded history is millions of lists in a large project: kept, every garbage
+    collection (the memory probe's among them) would traverse it during the tests."""
+    pytester.makepyfile(
+        SLEEPY
+        + """
+def test_no_history_is_held():
+    import gc
+    from pytest_perfbudget.history import History
+    gc.collect()
+    assert not [thing for thing in gc.get_objects() if isinstance(thing, History)]
+"""
+    )
+    pytester.runpytest_subprocess("--perf-save").assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*::test_sleepy*p50*ms*-*ms*pass"])  # compared
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_unwritable_history_is_reported_before_the_tests_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SLEEPY)

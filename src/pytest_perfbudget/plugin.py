@@ -53,7 +53,8 @@ class PerfSession:
 
     settings: Settings
     warn_only: bool
-    #: The history that baselines come from; None under --perf-no-compare.
+    #: The history that baselines come from, until they are read after collection; None
+    #: under --perf-no-compare.
     history: History | None
     machine: str
     report_path: Path | None
@@ -269,8 +270,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if budget is not None:
             item.stash[budget_key] = budget
             budgeted = True
+    if session.history is not None:
+        _read_baselines(session.history, session.machine, items)
+        # A large history is millions of lists: every garbage collection (and the memory
+        # probe collects before its calls) would traverse them for the rest of the run.
+        session.history = None
     if budgeted and not config.pluginmanager.has_plugin(BudgetedTestHooks.name):
         config.pluginmanager.register(BudgetedTestHooks(config, session), BudgetedTestHooks.name)
+
+
+def _read_baselines(history: History, machine: str, items: list[pytest.Item]) -> None:
+    """Stash each budgeted test's baseline, or why its saved results cannot be used (a
+    value in them edited by hand, say: an error of that test)."""
+    for item in items:
+        if budget_key in item.stash:
+            try:
+                baseline = history.baseline(item.nodeid, machine)
+            except HistoryError as error:
+                item.stash[budget_error_key] = str(error)
+                continue
+            if baseline is not None:
+                item.stash[baseline_key] = baseline
 
 
 @pytest.fixture
@@ -303,24 +323,9 @@ class BudgetedTestHooks:
         if error is not None:
             pytest.fail(error, pytrace=False)
         if budget_key in item.stash:
-            baseline = self._baseline(item)
-            if isinstance(baseline, str):
-                pytest.fail(baseline, pytrace=False)
-            if baseline is not None:
-                item.stash[baseline_key] = baseline
             if self._memory_probe is None:
                 self._memory_probe = default_memory_probe()
             item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
-
-    def _baseline(self, item: pytest.Item) -> Baseline | str | None:
-        """The test's baseline, None without one, or why its saved results cannot be used
-        (a value in them that was edited by hand, say)."""
-        if self._session.history is None:
-            return None
-        try:
-            return self._session.history.baseline(item.nodeid, self._session.machine)
-        except HistoryError as error:
-            return str(error)
 
     def _judge(self, item: pytest.Item, sampler: Sampler) -> Judgement | None:
         budget = item.stash[budget_key]
