@@ -72,6 +72,7 @@ class PerfSession:
 
 session_key = pytest.StashKey[PerfSession]()
 budget_key = pytest.StashKey[Budget]()
+#: Why a test's budget cannot be judged (a bad marker, saved results it cannot use).
 budget_error_key = pytest.StashKey[str]()
 sampler_key = pytest.StashKey[Sampler]()
 baseline_key = pytest.StashKey[Baseline]()
