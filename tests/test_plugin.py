@@ -481,6 +481,45 @@ def test_budget_entries_from_pyproject(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*_ test_strict _*", "perf budget exceeded: p95 *ms > 5ms (*)"])
 
 
+def test_unittest_test_cases_are_not_measured_and_a_marker_on_one_is_an_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [[tool.perfbudget.budget]]
+        match = "*"
+        p95 = "5s"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import unittest, pytest
+
+        class TestOld(unittest.TestCase):
+            def test_plain(self):
+                pass
+
+            @pytest.mark.perf_budget(p95="1s")
+            def test_marked(self):
+                pass
+
+        def test_function():
+            pass
+        """
+    )
+    result = pytester.runpytest("-o", "perf_max_time=0.01")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::TestOld::test_marked: perf_budget cannot measure a unittest.TestCase test: "
+            "pytest runs it through unittest, which calls it once; make it a plain test "
+            "function or method",
+            "*::test_function*p95*<= 5s*pass",
+        ]
+    )
+    assert "::TestOld::test_plain  " not in result.stdout.str()
+
+
 def test_config_precedence_pyproject_over_ini(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(
         """

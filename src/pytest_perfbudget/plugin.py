@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import unittest
 from collections.abc import Callable, Generator
 from pathlib import Path
 from types import CodeType
@@ -242,6 +243,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
     """The item's budget, or None; raises :class:`BudgetError` for a bad marker."""
     marker = item.get_closest_marker(MARKER)
+    if item.cls is not None and issubclass(item.cls, unittest.TestCase):
+        if marker is not None:
+            raise BudgetError(
+                "cannot measure a unittest.TestCase test: pytest runs it through unittest, "
+                "which calls it once; make it a plain test function or method"
+            )
+        return None  # a budget entry's glob does not make it one
     uses_perf = "perf" in item.fixturenames
     if marker is None and not settings.entries and not uses_perf:
         return None
