@@ -192,6 +192,14 @@ def test_saved_results_keep_the_limits(pytester: pytest.Pytester) -> None:
     assert entry["limits"] == {"p95": {"max": 10.0}, "memory": {"max": float(1 << 30)}}
 
 
+def test_accept_without_save_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SLEEPY)
+    result = pytester.runpytest("--perf-accept")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --perf-accept takes effect with --perf-save, *"])
+    assert "test_sleepy" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

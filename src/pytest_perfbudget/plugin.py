@@ -210,6 +210,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if report_path is not None and not _writable(report_path):
         raise pytest.UsageError(f"--perf-report={report_flag}: cannot write a file there")
     saving = bool(config.getoption("perf_save"))
+    if config.getoption("perf_accept") and not saving:
+        raise pytest.UsageError(
+            "--perf-accept takes effect with --perf-save, which saves this run as the new "
+            "baseline; alone it would accept nothing"
+        )
     if saving and not _writable(settings.history):
         raise pytest.UsageError(f"--perf-save: cannot write the history {settings.history}")
     comparing = not config.getoption("perf_no_compare")
