@@ -329,6 +329,27 @@ def test_xdist_controller_alone_saves_every_result(pytester: pytest.Pytester) ->
     assert len(runs) == 1
 
 
+def test_the_xdist_controller_lets_the_history_go(pytester: pytest.Pytester) -> None:
+    """Its workers read the baselines; a large history is hundreds of MiB in memory."""
+    pytester.makepyfile(SLEEPY)
+    pytester.makeconftest(
+        """
+        import gc
+        from pytest_perfbudget.history import History
+
+        def pytest_sessionfinish(session):
+            if not hasattr(session.config, "workerinput"):
+                gc.collect()
+                alive = [thing for thing in gc.get_objects() if isinstance(thing, History)]
+                with open("controller.txt", "w") as out:
+                    out.write(str(len(alive)))
+        """
+    )
+    pytester.runpytest("--perf-save").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=1)
+    assert (pytester.path / "controller.txt").read_text() == "0"
+
+
 def test_a_worker_that_sends_nothing_is_an_error(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     pytester.makeconftest(

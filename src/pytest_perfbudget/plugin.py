@@ -266,6 +266,12 @@ def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
     return budget
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    perf_session = session.config.stash.get(session_key, None)
+    if perf_session is not None and session.config.pluginmanager.has_plugin("dsession"):
+        perf_session.history = None  # the xdist controller runs no test: workers read it
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = config.stash.get(session_key, None)
