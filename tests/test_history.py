@@ -312,6 +312,20 @@ def test_runs_and_machines_are_checked_when_the_file_is_loaded(
     assert path.read_bytes() == content
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges")
+def test_a_history_behind_a_symbolic_link_is_saved_to_the_file_it_names(tmp_path: Path) -> None:
+    shared = tmp_path / "cache" / "history.json"  # not there yet: the first save makes it
+    link = tmp_path / "project" / ".perf" / "history.json"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(shared)
+    for _ in range(2):
+        save_results(link, RUN, [result()], keep=50)
+    assert link.is_symlink()
+    assert len(json.loads(shared.read_text())["runs"]) == 2
+    assert (shared.parent / "history.json.lock").exists()
+    assert sorted(path.name for path in link.parent.iterdir()) == ["history.json"]
+
+
 def test_saved_runs_round_trip_with_run_info(tmp_path: Path, codec: str) -> None:
     path = tmp_path / "deep" / "history.json"
     run_id = save_results(path, RUN, [result(), result("t.py::test_b")], keep=50)

@@ -147,8 +147,10 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same directory, fsync and rename.
 
-    A crash at any moment leaves either the old file or the new one.
+    A crash at any moment leaves either the old file or the new one. A symbolic link is
+    written through, to the file it names (a history kept in a shared or cached place).
     """
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -169,7 +171,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive inter-process lock beside ``path`` (``<path>.lock``)."""
+    """Hold an exclusive inter-process lock beside ``path`` (``<path>.lock``; beside the
+    file a symbolic link names, so that every link to one file shares its lock)."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a+b") as lock_file:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -807,6 +811,7 @@ def save_results(path: Path, run: RunInfo, results: Sequence[SavedResult], keep:
 
     Re-reading under the lock means two sessions saving at once both land.
     """
+    path = Path(os.path.realpath(path))  # a symbolic link is saved through, see locked()
     with locked(path), collector_paused():
         for stale in path.parent.glob(f".{path.name}.*"):
             stale.unlink(missing_ok=True)  # left by a saver that was killed mid-write

@@ -160,8 +160,9 @@ def _pyproject(config: pytest.Config) -> Path | None:
 
 
 def _writable(path: Path) -> bool:
-    """Whether a file can be created or replaced at ``path``."""
-    directory = path.parent
+    """Whether a file can be created or replaced at ``path`` (at the file it names, when
+    it is a symbolic link: the history and report are written through links)."""
+    directory = Path(os.path.realpath(path)).parent
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
     return directory.is_dir() and not path.is_dir() and os.access(directory, os.W_OK)
