@@ -233,7 +233,7 @@ def test_a_broken_value_in_one_tests_results_is_an_error_of_that_test(
     (entry,) = document["tests"][nodeid].values()  # type: ignore[index]
     entry["summaries"][0][5] = "fast"
     path.write_text(json.dumps(document))
-    result = pytester.runpytest("--perf-save")
+    result = pytester.runpytest("--perf-save", "--perf-warn-only")  # test_other is compared
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -265,9 +265,9 @@ def test_no_history_is_held():
 """
     )
     pytester.runpytest_subprocess("--perf-save").assert_outcomes(passed=2)
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest_subprocess("--perf-warn-only")  # a busy machine fails nothing
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*::test_sleepy*p50*ms*-*ms*pass"])  # compared
+    result.stdout.fnmatch_lines(["*::test_sleepy*p50*ms*-*ms*"])  # compared with a baseline
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
@@ -346,7 +346,7 @@ def test_the_xdist_controller_lets_the_history_go(pytester: pytest.Pytester) -> 
         """
     )
     pytester.runpytest("--perf-save").assert_outcomes(passed=1)
-    pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-n", "2", "--perf-warn-only").assert_outcomes(passed=1)
     assert (pytester.path / "controller.txt").read_text() == "0"
 
 

@@ -265,12 +265,13 @@ def _at_equal_speed(
     of the baseline is rescaled and a slowdown the machine explains is ``machine-slower``,
     but a test that is not slower as measured is never called regressed.
     """
-    as_measured = RunSamples(run.wall for run in baseline.runs)
     transient = baseline.transient_p50
     raw = check(measurement.wall, baseline.wall)
     references = [run.reference for run in baseline.runs if run.reference]
     if measurement.reference is None or not references:
-        return _unless_seen_before(raw, median(measurement.wall), as_measured, transient)
+        return _unless_seen_before(
+            raw, median(measurement.wall), baseline.runs_as_measured, transient
+        )
     machine_change = measurement.reference / median(references) - 1
     slope = machine_speed_slope(baseline.speed_history)
     if slope is None and machine_change < 0 and saw_one_speed(baseline.speed_history):
@@ -281,7 +282,9 @@ def _at_equal_speed(
         )
     at_speed = baseline.runs_at_speed(measurement.reference)
     if at_speed is None:
-        return _unless_seen_before(raw, median(measurement.wall), as_measured, transient)
+        return _unless_seen_before(
+            raw, median(measurement.wall), baseline.runs_as_measured, transient
+        )
     adjusted = check(measurement.wall, at_speed.pooled)
     if raw.regressed and not adjusted.regressed:
         return dataclasses.replace(raw, outcome="machine-slower", machine_change=machine_change)

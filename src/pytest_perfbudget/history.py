@@ -323,6 +323,11 @@ class Baseline:
         speed_change = reference / median([float(reading or 0) for reading in readings]) - 1
         return self._scaled(1 + run.cpu_share * speed_change for run in self.runs)
 
+    @property
+    def runs_as_measured(self) -> RunSamples:
+        """Each run's wall samples as measured."""
+        return RunSamples(run.wall for run in self.runs)
+
     def _scaled(self, factors: Iterable[float]) -> RunSamples:
         """Each run's wall samples multiplied by its own factor."""
         pairs = zip(self.runs, factors, strict=True)
@@ -417,10 +422,6 @@ def _sizes(values: Sequence[Any], *, null: bool = False) -> bool:
     return not values or (min(values) >= 0 and max(values) <= _LARGEST)
 
 
-def _sizes_or_null(values: Sequence[Any]) -> bool:
-    return _sizes(values, null=True)
-
-
 def _rates(values: Sequence[Any]) -> bool:
     return _sizes(values) and (not values or min(values) > 0)
 
@@ -434,7 +435,7 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-_SIZE_OR_NULL = (_sizes_or_null, "a number of at least 0, or null")
+_SIZE_OR_NULL = (functools.partial(_sizes, null=True), "a number of at least 0, or null")
 #: What each summary column holds: a check of a whole column, and its words.
 _COLUMN_CHECKS: dict[str, tuple[Callable[[Sequence[Any]], bool], str]] = {
     "run": (_counts, "a whole number of at least 1"),

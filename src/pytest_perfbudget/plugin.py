@@ -249,6 +249,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
     """The item's budget, or None; raises :class:`BudgetError` for a bad marker."""
     marker = item.get_closest_marker(MARKER)
+    uses_perf = "perf" in item.fixturenames
+    if marker is None and not settings.entries and not uses_perf:
+        return None
     if item.cls is not None and issubclass(item.cls, unittest.TestCase):
         if marker is not None:
             raise BudgetError(
@@ -256,9 +259,6 @@ def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:
                 "which calls it once; make it a plain test function or method"
             )
         return None  # a budget entry's glob does not make it one
-    uses_perf = "perf" in item.fixturenames
-    if marker is None and not settings.entries and not uses_perf:
-        return None
     if marker is not None and marker.args:
         raise BudgetError(f"takes keyword arguments only, got {marker.args!r}")
     budget = settings.budget_for(item.nodeid, marker.kwargs if marker is not None else None)
