@@ -173,6 +173,93 @@ def test_failed_skipped_and_xfailed_tests_are_not_saved(pytester: pytest.Pyteste
     assert list(tests) == ["test_failed_skipped_and_xfailed_tests_are_not_saved.py::test_passes"]
 
 
+RERUN_ONCE = """
+from _pytest.runner import runtestprotocol
+
+results = []
+
+def pytest_runtest_protocol(item, nextitem):
+    # What pytest-rerunfailures does: a failed attempt is logged as a "rerun" and run again.
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for attempt in (1, 2):
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        again = attempt == 1 and any(report.failed for report in reports)
+        for report in reports:
+            if again and report.failed:
+                report.outcome = "rerun"
+            item.ihook.pytest_runtest_logreport(report=report)
+        if not again:
+            break
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+def pytest_report_teststatus(report):
+    if report.outcome == "rerun":
+        return "rerun", "R", "RERUN"
+
+def pytest_perfbudget_result(item, result):
+    results.append(result["verdict"])
+
+def pytest_sessionfinish(session):
+    print("RESULTS", results)
+"""
+
+FIRST_ATTEMPT_SLOW = """
+import time, pytest
+
+attempts = []
+
+@pytest.fixture
+def attempt():
+    attempts.append(None)
+    return len(attempts)
+
+@pytest.mark.perf_budget(p50="5ms", rounds=3, warmup=0)
+def test_flaky(attempt):
+    if attempt == 1:
+        time.sleep(0.05)
+    else:
+        assert {second!r}
+"""
+
+
+def test_an_attempt_that_is_run_again_is_no_result(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RERUN_ONCE)
+    pytester.makepyfile(FIRST_ATTEMPT_SLOW.format(second=True))
+    result = pytester.runpytest_subprocess("-s", "--perf-save", "--perf-report=report.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*RESULTS [[]'pass'[]]"])
+    nodeid = "test_an_attempt_that_is_run_again_is_no_result.py::test_flaky"
+    ((_, status, rounds, *_),) = summaries(pytester, nodeid)
+    assert (status, rounds) == ("a", 3)
+    (test,) = json.loads((pytester.path / "report.json").read_text())["tests"]
+    assert test["verdict"] == "pass"
+
+
+def test_a_budget_broken_before_a_rerun_that_fails_is_not_saved(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(RERUN_ONCE)
+    pytester.makepyfile(FIRST_ATTEMPT_SLOW.format(second=False))
+    result = pytester.runpytest_subprocess("-s", "--perf-save", "--perf-report=report.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*RESULTS [[][]]"])
+    assert not (pytester.path / ".perf" / "history.json").exists()
+    assert json.loads((pytester.path / "report.json").read_text())["tests"] == []
+
+
+def test_a_test_run_twice_in_a_session_is_saved_once(pytester: pytest.Pytester) -> None:
+    path = pytester.makepyfile(SLEEPY)
+    result = pytester.runpytest(
+        "--keep-duplicates", path, path, "--perf-save", "--perf-report=report.json"
+    )
+    result.assert_outcomes(passed=2)
+    nodeid = "test_a_test_run_twice_in_a_session_is_saved_once.py::test_sleepy"
+    assert [row[0] for row in summaries(pytester, nodeid)] == [1]
+    tests = json.loads((pytester.path / "report.json").read_text())["tests"]
+    assert [test["nodeid"] for test in tests] == [nodeid]
+
+
 def test_history_flag_and_run_details(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SLEEPY)
     pytester.runpytest("--perf-save", "--perf-history=elsewhere/h.json").assert_outcomes(passed=1)

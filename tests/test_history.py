@@ -420,6 +420,15 @@ def test_a_run_another_test_still_holds_is_kept(tmp_path: Path) -> None:
     assert sorted(history.document["runs"], key=int) == ["3", "4", "5"]
 
 
+def test_a_test_given_twice_in_one_run_keeps_its_last_result(tmp_path: Path) -> None:
+    history = History.load(tmp_path / "h.json")
+    history.add_run(RUN, [result(wall=[1.0] * 3), result(wall=[2.0] * 3)], keep=50)
+    entry = history.document["tests"]["t.py::test_a"]["m1"]
+    assert [row[0] for row in entry["summaries"]] == [1]
+    assert entry["samples"]["1"]["wall"] == [2.0] * 3
+    assert entry["summaries"][0][SUMMARY_COLUMNS.index("p50")] == 2.0
+
+
 def test_thin_keeps_evenly_spaced_order_statistics() -> None:
     thinned = thin([float(n) for n in range(1000, 0, -1)])
     assert len(thinned) == SAMPLES_PER_RUN

@@ -732,7 +732,9 @@ class History:
         )
 
     def add_run(self, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
-        """Merge one session's results as a new run; returns the run's id."""
+        """Merge one session's results as a new run; returns the run's id. A test given
+        twice keeps its last result: a run holds one result per test."""
+        results = list({result.nodeid: result for result in results}.values())
         document = self.document
         run_id = str(max((int(key) for key in document["runs"]), default=0) + 1)
         document["machines"][run.machine] = dict(run.machine_description)

@@ -64,7 +64,9 @@ class PerfSession:
     #: Where pyinstrument's HTML pages go (--perf-profile-dir); None when not asked or
     #: not writable.
     profile_dir: Path | None = None
-    records: list[Record] = dataclasses.field(default_factory=list)
+    #: The judged tests' results by node id: a test run twice in one session (pytest's
+    #: --keep-duplicates) counts once, by its last run.
+    records: dict[str, Record] = dataclasses.field(default_factory=dict)
     #: What fails the run: results lost, history not saved.
     problems: list[str] = dataclasses.field(default_factory=list)
     #: What the user should know but that fails nothing (a profile that was not written).
@@ -337,6 +339,9 @@ class BudgetedTestHooks:
         self._session = session
         self._memory_probe: MemoryProbe | None = None
         self._accept = bool(config.getoption("perf_accept"))
+        #: Each judged test's result until its call report is logged: pytest-rerunfailures
+        #: logs an attempt that it runs again with the outcome "rerun", which is no result.
+        self._judged: dict[str, tuple[pytest.Item, Record]] = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -470,8 +475,7 @@ class BudgetedTestHooks:
         record = result_record(
             judgement, accept=self._accept, file=file, line=None if line is None else line + 1
         )
-        self._session.records.append(record)
-        item.ihook.pytest_perfbudget_result(item=item, result=record)
+        self._judged[item.nodeid] = (item, record)
         properties = list(junit_properties(record))
         item.user_properties.extend(properties)  # the teardown report, which junitxml reads
         report.user_properties.extend(properties)
@@ -487,6 +491,17 @@ class BudgetedTestHooks:
             text = profile if isinstance(profile, str) else profile.report()
             report.sections.append((PROFILE_SECTION, text))
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Take a judged test's result when its call is logged, unless it is run again."""
+        if report.when != "call":
+            return
+        outcome: str = report.outcome  # pytest-rerunfailures adds "rerun" to pytest's three
+        judged = self._judged.pop(report.nodeid, None)
+        if judged is not None and outcome != "rerun":
+            item, record = judged
+            self._session.records[item.nodeid] = record
+            item.ihook.pytest_perfbudget_result(item=item, result=record)
 
 
 def _uses_benchmark(item: pytest.Item) -> bool:
@@ -527,7 +542,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     notices = node.workeroutput.get(WORKER_NOTICES, [])
     session.notices.extend(notice for notice in notices if notice not in session.notices)
     if isinstance(payload, list):
-        session.records.extend(payload)
+        session.records.update((record["nodeid"], record) for record in payload)
     elif error is None:
         worker = node.workerinput.get("workerid", "?")
         session.problems.append(
@@ -556,7 +571,7 @@ def _save_history(config: pytest.Config, session: PerfSession) -> None:
             reference=record["reference"],
             limits=record["limits"],
         )
-        for record in session.records
+        for record in session.records.values()
     ]
     try:
         save_results(session.settings.history, run, results, session.settings.keep)
@@ -570,7 +585,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if perf_session is None:
         return
     if _is_xdist_worker(config):
-        config.workeroutput[WORKER_PAYLOAD] = perf_session.records  # type: ignore[attr-defined]
+        config.workeroutput[WORKER_PAYLOAD] = list(perf_session.records.values())  # type: ignore[attr-defined]
         config.workeroutput[WORKER_NOTICES] = perf_session.notices  # type: ignore[attr-defined]
         return
     if config.getoption("perf_save") and perf_session.problems:
@@ -579,7 +594,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _save_history(config, perf_session)
     if perf_session.report_path is not None:
         try:
-            write_json_atomic(perf_session.report_path, json_report(perf_session.records))
+            write_json_atomic(perf_session.report_path, json_report(perf_session.records.values()))
         except OSError as error:
             path = perf_session.report_path
             perf_session.problems.append(f"--perf-report: cannot write {path}: {error}")
@@ -587,7 +602,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _in_github_actions() and summary_file and perf_session.records:
         try:
             with open(summary_file, "a", encoding="utf-8") as summary:
-                summary.write(markdown_table(summary_rows(perf_session.records)))
+                summary.write(markdown_table(summary_rows(perf_session.records.values())))
         except OSError as error:
             perf_session.notices.append(f"GITHUB_STEP_SUMMARY: cannot append to it: {error}")
     if perf_session.problems and session.exitstatus == pytest.ExitCode.OK:
@@ -600,7 +615,7 @@ def pytest_terminal_summary(
     session = config.stash.get(session_key, None)
     if session is None:
         return
-    records = session.records
+    records = list(session.records.values())
     if terminalreporter.verbosity < 0:
         records = [record for record in records if record["verdict"] != "pass"]
     if records:
@@ -612,7 +627,7 @@ def pytest_terminal_summary(
     for notice in session.notices:
         terminalreporter.write_line(notice, yellow=True)
     if _in_github_actions():
-        for record in session.records:
+        for record in session.records.values():
             if record["verdict"] == "fail" and record.get("file"):
                 file = workspace_path(config.rootpath, record["file"], os.environ)
                 terminalreporter.write_line(error_annotation(record, file, record["line"]))
