@@ -468,6 +468,36 @@ def test_a_worker_that_sends_nothing_is_an_error(pytester: pytest.Pytester) -> N
     assert not (pytester.path / ".perf").exists()
 
 
+def test_a_worker_that_crashes_is_reported_and_nothing_is_saved(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import os, pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        @pytest.mark.perf_budget(rounds=2)
+        def test_fine(n):
+            pass
+
+        def test_crashes():
+            os._exit(1)
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly", "--perf-save")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*worker 'gw*' crashed while running*test_crashes*",
+            "pytest-perfbudget: xdist worker gw* crashed: the results of the tests it ran are*",
+            "--perf-save: the history was not saved: results are missing",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert not (pytester.path / ".perf").exists()
+
+
 def test_two_concurrent_saving_sessions_lose_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_one="""

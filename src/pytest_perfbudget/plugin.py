@@ -538,13 +538,20 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     session = node.config.stash.get(session_key, None)
     if session is None:
         return
-    payload = node.workeroutput.get(WORKER_PAYLOAD)
-    notices = node.workeroutput.get(WORKER_NOTICES, [])
+    worker = node.workerinput.get("workerid", "?")
+    workeroutput = getattr(node, "workeroutput", None)
+    if workeroutput is None:  # it crashed: what it measured is gone with it
+        session.problems.append(
+            f"pytest-perfbudget: xdist worker {worker} crashed: the results of the tests "
+            "it ran are lost"
+        )
+        return
+    payload = workeroutput.get(WORKER_PAYLOAD)
+    notices = workeroutput.get(WORKER_NOTICES, [])
     session.notices.extend(notice for notice in notices if notice not in session.notices)
     if isinstance(payload, list):
         session.records.update((record["nodeid"], record) for record in payload)
     elif error is None:
-        worker = node.workerinput.get("workerid", "?")
         session.problems.append(
             f"pytest-perfbudget: xdist worker {worker} finished without sending its results"
         )
