@@ -48,6 +48,24 @@ def test_git_revision_of_a_repository(tmp_path: Path) -> None:
 
 
 @needs_git
+def test_a_branch_name_that_is_not_utf8_is_read_with_replacements(tmp_path: Path) -> None:
+    def git(*args: str | bytes) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            check=True,
+        )
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "first")
+    git("checkout", "-q", "-b", b"feat-\xff")
+    commit, branch = git_revision(tmp_path)
+    assert commit is not None
+    assert branch == "feat-\ufffd"
+
+
+@needs_git
 def test_git_revision_outside_a_repository_is_unknown(tmp_path: Path) -> None:
     assert git_revision(tmp_path) == (None, None)
 

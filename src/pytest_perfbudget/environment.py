@@ -45,7 +45,8 @@ def _git(directory: Path, *args: str) -> str | None:
             ["git", *args],
             cwd=directory,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",  # a ref name is bytes, in any encoding
             timeout=10,
             check=False,
         )
