@@ -39,6 +39,7 @@ from pytest_perfbudget.history import (
     RunSamples,
     SavedResult,
     Status,
+    locked,
     save_results,
     thin,
     write_json_atomic,
@@ -448,6 +449,22 @@ def test_atomic_write_keeps_the_file_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o664
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["h.json"]
+
+
+def test_a_lock_held_too_long_is_an_error_and_the_file_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "h.json"
+    save_results(path, RUN, [result()], keep=50)
+    before = path.read_bytes()
+    monkeypatch.setattr(history_module, "LOCK_TIMEOUT", 0.1)
+    held_by_a_hung_saver = locked(path)
+    refused = pytest.raises(HistoryError, match=r"h\.json\.lock: another process has held")
+    with held_by_a_hung_saver, refused:
+        save_results(path, RUN, [result("t.py::test_b")], keep=50)
+    assert path.read_bytes() == before
+    save_results(path, RUN, [result("t.py::test_b")], keep=50)  # released: saved
+    assert "t.py::test_b" in json.loads(path.read_text())["tests"]
 
 
 def _save_many(path: str, name: str, count: int) -> None:

@@ -37,6 +37,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +80,10 @@ SPEED_WINDOW = 20
 _RECENT_RUNS_READ = max(TRANSIENT_WINDOW, SPEED_WINDOW)
 #: Raw wall-time samples kept per run: evenly spaced order statistics of the run's samples.
 SAMPLES_PER_RUN = 16
+#: How long a saver waits for another to release the history's lock (seconds), and how
+#: often it tries.
+LOCK_TIMEOUT = 120.0
+LOCK_POLL = 0.02
 SUMMARY_COLUMNS = (
     "run", "status", "rounds", "ops", "reference",
     "p50", "p90", "p95", "p99", "max", "cpu", "memory",
@@ -172,10 +177,15 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive inter-process lock beside ``path`` (``<path>.lock``; beside the
-    file a symbolic link names, so that every link to one file shares its lock)."""
+    file a symbolic link names, so that every link to one file shares its lock).
+
+    Raises :class:`HistoryError` when another process holds it for :data:`LOCK_TIMEOUT`
+    seconds: a saver that hangs must not hang every CI job that saves after it.
+    """
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a+b") as lock_file:
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as lock_file:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             import msvcrt
 
@@ -189,7 +199,18 @@ def locked(path: Path) -> Iterator[None]:
         else:
             import fcntl
 
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise HistoryError(
+                            f"{lock_path}: another process has held this lock for "
+                            f"{LOCK_TIMEOUT:g} s; {path} was left as it is"
+                        ) from None
+                    time.sleep(LOCK_POLL)
             try:
                 yield
             finally:
