@@ -296,6 +296,39 @@ def test_warn_level_and_warn_only_report_without_failing(pytester: pytest.Pytest
     result.assert_outcomes(passed=2, warnings=2)
 
 
+@pytest.mark.parametrize(
+    ("filters", "args"),
+    [
+        ("", ["-W", "error::pytest_perfbudget.PerfBudgetWarning"]),
+        ("[pytest]\nfilterwarnings = error\n", ["--perf-warn-only"]),
+    ],
+    ids=["-W error", "filterwarnings = error"],
+)
+def test_warnings_made_errors_by_the_filters_fail_the_test(
+    pytester: pytest.Pytester, filters: str, args: list[str]
+) -> None:
+    pytester.makeini(filters)
+    pytester.makepyfile(
+        """
+        import time, pytest
+
+        @pytest.mark.perf_budget(p50="5ms", rounds=2, level="warn")
+        def test_warned():
+            time.sleep(0.05)
+
+        @pytest.mark.perf_budget(p50="5s", rounds=2)
+        def test_fine():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["PerfBudgetWarning: perf budget exceeded: p50 *ms > 5ms (2 rounds)", "*test_warned*warn"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
 def test_disable_runs_tests_plainly(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -479,14 +479,16 @@ class BudgetedTestHooks:
         properties = list(junit_properties(record))
         item.user_properties.extend(properties)  # the teardown report, which junitxml reads
         report.user_properties.extend(properties)
-        if judgement.verdict == "fail":
+        failures = list(judgement.findings) if judgement.verdict == "fail" else []
+        warned = list(judgement.findings) if judgement.verdict == "warn" else []
+        failures += [
+            f"{PerfBudgetWarning.__name__}: {message}"
+            for message in [*warned, *judgement.notes]
+            if not _warned(item, message)
+        ]
+        if failures:
             report.outcome = "failed"
-            report.longrepr = "\n".join(judgement.findings)
-        elif judgement.verdict == "warn":
-            for finding in judgement.findings:
-                item.warn(PerfBudgetWarning(finding))
-        for note in judgement.notes:
-            item.warn(PerfBudgetWarning(note))
+            report.longrepr = "\n".join(failures)
         if profile is not None:
             text = profile if isinstance(profile, str) else profile.report()
             report.sections.append((PROFILE_SECTION, text))
@@ -502,6 +504,16 @@ class BudgetedTestHooks:
             item, record = judged
             self._session.records[item.nodeid] = record
             item.ihook.pytest_perfbudget_result(item=item, result=record)
+
+
+def _warned(item: pytest.Item, message: str) -> bool:
+    """Issue ``message`` as a warning of ``item``; False when the warning filters made it
+    an error (``-W error``, ``filterwarnings = error``): then it fails the test."""
+    try:
+        item.warn(PerfBudgetWarning(message))
+    except PerfBudgetWarning:
+        return False
+    return True
 
 
 def _uses_benchmark(item: pytest.Item) -> bool:
