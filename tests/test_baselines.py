@@ -134,6 +134,43 @@ def test_rejected_results_stay_out_of_the_baseline_until_accepted(
     assert [row[1] for row in summaries(pytester, nodeid)][-1] == "b"
 
 
+def test_times_taken_under_a_tracer_are_neither_compared_nor_saved(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(
+        """
+        import os, sys, pytest
+
+        def tracer(frame, event, arg):  # as coverage's or a debugger's would, it slows code
+            return None
+
+        @pytest.fixture(autouse=True)
+        def traced():
+            if os.environ.get("TRACED"):
+                sys.settrace(tracer)
+            yield
+            sys.settrace(None)
+        """
+    )
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    monkeypatch.setenv("TRACED", "1")
+    result = pytester.runpytest_subprocess("--perf-save", "--perf-report=report.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-perfbudget: 1 budgeted test ran under conftest.tracer (coverage, a debugger "
+            "or a profiler), which slows code unevenly: their times were not compared with the "
+            "baseline nor saved"
+        ]
+    )
+    nodeid = "test_times_taken_under_a_tracer_are_neither_compared_nor_saved.py::test_sleepy"
+    assert len(summaries(pytester, nodeid)) == 2
+    (test,) = json.loads((pytester.path / "report.json").read_text())["tests"]
+    assert (test["tracer"], test["regressions"]) == ("conftest.tracer", [])
+
+
 def test_failed_skipped_and_xfailed_tests_are_not_saved(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

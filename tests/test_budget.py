@@ -179,6 +179,16 @@ def test_regression_against_the_baseline_fails_with_spec_message() -> None:
     assert message.endswith("% > +20%, p=3e-11)")
 
 
+def test_times_taken_under_a_tracer_are_not_held_against_the_baseline() -> None:
+    slow = dataclasses.replace(
+        measurement([0.0142 + n * 1e-5 for n in range(30)], [4096.0]), tracer="coverage.CTracer"
+    )
+    baseline = baseline_of([0.0101 + n * 1e-5 for n in range(30)])
+    judgement = judge("t", Budget(limits=(Limit("p50", 0.01),)), slow, baseline, warn_only=False)
+    assert judgement.regressions == ()
+    assert judgement.findings == ["perf budget exceeded: p50 14.3ms > 10ms (30 rounds)"]
+
+
 def test_regressions_only_warn_when_asked() -> None:
     slow = measurement([0.02] * 10 + [0.021] * 10)
     baseline = baseline_of([0.01] * 10 + [0.011] * 10)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from pytest_perfbudget.measure import (
     PerfMeter,
     Sampler,
     SamplingProbe,
+    active_tracer,
     default_memory_probe,
 )
 
@@ -259,3 +261,46 @@ def test_samples_before_the_first_reading_carry_the_readings_after_them(
     measurement = sampler.measurement(1.0)
     assert measurement is not None
     assert measurement.speeds == (25e-6,)
+
+
+def a_tracer(frame: object, event: str, arg: object) -> None:
+    return None
+
+
+def measure_once(sampler: Sampler, clock: FakeClock, way: str) -> None:
+    if way == "run":
+        sampler.run(lambda: clock.spend(1000), rounds=3, warmup=0, max_time=0.0)
+    else:
+        with sampler.sample():
+            clock.spend(1000)
+
+
+@pytest.mark.parametrize("way", ["run", "block"])
+@pytest.mark.parametrize(
+    ("set_hook", "get_hook"), [(sys.settrace, sys.gettrace), (sys.setprofile, sys.getprofile)]
+)
+def test_a_trace_or_profile_function_while_measuring_is_named(
+    set_hook: Callable[[Any], None], get_hook: Callable[[], Any], way: str
+) -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    previous = get_hook()
+    set_hook(a_tracer)
+    try:
+        measure_once(sampler, clock, way)
+    finally:
+        set_hook(previous)
+    measured = sampler.measurement(1.0)
+    assert measured is not None
+    assert measured.tracer == f"{__name__}.a_tracer"
+
+
+@pytest.mark.skipif(active_tracer() is not None, reason="these tests run under a tracer")
+@pytest.mark.parametrize("way", ["run", "block"])
+def test_untraced_code_has_no_tracer(way: str) -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    measure_once(sampler, clock, way)
+    measured = sampler.measurement(1.0)
+    assert measured is not None
+    assert measured.tracer is None

@@ -492,11 +492,14 @@ def judge(
 ) -> Judgement:
     """Compare a test's measurement with its limits and, given one, its baseline.
 
-    Findings fail the test, or only warn under ``level="warn"`` or ``warn_only``.
+    Findings fail the test, or only warn under ``level="warn"`` or ``warn_only``. Times
+    taken under a tracer (coverage, a debugger) are not held against the baseline.
     """
     metrics = measurement.metrics()
     broken = budget.broken_limits(metrics)
-    regressions = check_regressions(budget, measurement, baseline) if baseline else ()
+    regressions: tuple[RegressionCheck, ...] = ()
+    if baseline is not None and measurement.tracer is None:
+        regressions = check_regressions(budget, measurement, baseline)
     verdict: Verdict = "pass"
     if broken or any(check.regressed for check in regressions):
         verdict = "warn" if warn_only or budget.level == "warn" else "fail"

@@ -569,15 +569,18 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         )
 
 
-def _save_history(config: pytest.Config, session: PerfSession) -> None:
-    commit, branch = git_revision(config.rootpath)
-    run = RunInfo(
-        machine=session.machine,
-        machine_description=machine_description(),
-        time=RunInfo.now_utc(),
-        commit=commit,
-        branch=branch,
+def _traced_notice(traced: list[Record], *, saving: bool) -> str:
+    """What a run measured under coverage, a debugger or a profiler was spared."""
+    tracers = ", ".join(sorted({str(record["tracer"]) for record in traced}))
+    spared = "compared with the baseline nor saved" if saving else "compared with the baseline"
+    return (
+        f"pytest-perfbudget: {len(traced)} budgeted test{'' if len(traced) == 1 else 's'} "
+        f"ran under {tracers} (coverage, a debugger or a profiler), which slows code "
+        f"unevenly: their times were not {spared}"
     )
+
+
+def _save_history(config: pytest.Config, session: PerfSession) -> None:
     results = [
         SavedResult(
             nodeid=record["nodeid"],
@@ -591,7 +594,18 @@ def _save_history(config: pytest.Config, session: PerfSession) -> None:
             limits=record["limits"],
         )
         for record in session.records.values()
+        if not record["tracer"]
     ]
+    if not results:
+        return
+    commit, branch = git_revision(config.rootpath)
+    run = RunInfo(
+        machine=session.machine,
+        machine_description=machine_description(),
+        time=RunInfo.now_utc(),
+        commit=commit,
+        branch=branch,
+    )
     try:
         save_results(session.settings.history, run, results, session.settings.keep)
     except (OSError, HistoryError) as error:
@@ -607,6 +621,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         config.workeroutput[WORKER_PAYLOAD] = list(perf_session.records.values())  # type: ignore[attr-defined]
         config.workeroutput[WORKER_NOTICES] = perf_session.notices  # type: ignore[attr-defined]
         return
+    traced = [record for record in perf_session.records.values() if record["tracer"]]
+    if traced:
+        perf_session.notices.append(_traced_notice(traced, saving=config.getoption("perf_save")))
     if config.getoption("perf_save") and perf_session.problems:
         perf_session.problems.append("--perf-save: the history was not saved: results are missing")
     elif config.getoption("perf_save") and perf_session.records:

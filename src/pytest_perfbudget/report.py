@@ -66,6 +66,7 @@ def result_record(
         "regressions": [dataclasses.asdict(check) for check in judgement.regressions],
         "memory_method": measurement.memory_method,
         "reference": measurement.reference,
+        "tracer": measurement.tracer,
         "samples": {"wall": thin(measurement.wall), "memory": list(measurement.memory)},
         "messages": judgement.findings,
         "notes": judgement.notes,
