@@ -161,7 +161,7 @@ def test_times_taken_under_a_tracer_are_neither_compared_nor_saved(
     result.stdout.fnmatch_lines(
         [
             "pytest-perfbudget: 1 budgeted test ran under conftest.tracer (coverage, a debugger "
-            "or a profiler), which slows code unevenly: their times were not compared with the "
+            "or a profiler), which slows code unevenly: its times were not compared with the "
             "baseline nor saved"
         ]
     )

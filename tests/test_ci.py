@@ -10,7 +10,7 @@ from pytest_perfbudget.ci import (
     markdown_table,
     workspace_path,
 )
-from pytest_perfbudget.report import Record
+from pytest_perfbudget.report import Record, traced_notice
 
 
 def record(nodeid: str = "tests/test_a.py::test_b", messages: tuple[str, ...] = ()) -> Record:
@@ -77,3 +77,20 @@ def test_junit_properties_carry_metrics_limits_and_verdict() -> None:
         ("perf_rounds", 30),
         ("perf_verdict", "fail"),
     ]
+
+
+def test_the_traced_notice_names_the_tools_and_what_was_not_done() -> None:
+    traced = [
+        {**record("t.py::test_a"), "tracer": "coverage.CTracer"},
+        {**record("t.py::test_b"), "tracer": "bdb.Bdb.trace_dispatch"},
+        {**record("t.py::test_c"), "tracer": "coverage.CTracer"},
+    ]
+    assert traced_notice(traced, saving=False) == (
+        "pytest-perfbudget: 3 budgeted tests ran under bdb.Bdb.trace_dispatch, "
+        "coverage.CTracer (coverage, a debugger or a profiler), which slows code unevenly: "
+        "their times were not compared with the baseline"
+    )
+    assert traced_notice(traced[:1], saving=True).endswith(
+        "1 budgeted test ran under coverage.CTracer (coverage, a debugger or a profiler), "
+        "which slows code unevenly: its times were not compared with the baseline nor saved"
+    )

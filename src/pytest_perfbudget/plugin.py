@@ -37,7 +37,14 @@ from .measure import (
     with_external_timings,
 )
 from .profile import Profile, ProfileError, profile_calls, profile_filename
-from .report import Record, json_report, result_record, summary_rows, table_lines
+from .report import (
+    Record,
+    json_report,
+    result_record,
+    summary_rows,
+    table_lines,
+    traced_notice,
+)
 from .settings import ConfigError, IniOption, Settings, load_settings
 
 MARKER = "perf_budget"
@@ -569,17 +576,6 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         )
 
 
-def _traced_notice(traced: list[Record], *, saving: bool) -> str:
-    """What a run measured under coverage, a debugger or a profiler was spared."""
-    tracers = ", ".join(sorted({str(record["tracer"]) for record in traced}))
-    spared = "compared with the baseline nor saved" if saving else "compared with the baseline"
-    return (
-        f"pytest-perfbudget: {len(traced)} budgeted test{'' if len(traced) == 1 else 's'} "
-        f"ran under {tracers} (coverage, a debugger or a profiler), which slows code "
-        f"unevenly: their times were not {spared}"
-    )
-
-
 def _save_history(config: pytest.Config, session: PerfSession) -> None:
     results = [
         SavedResult(
@@ -623,7 +619,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     traced = [record for record in perf_session.records.values() if record["tracer"]]
     if traced:
-        perf_session.notices.append(_traced_notice(traced, saving=config.getoption("perf_save")))
+        perf_session.notices.append(traced_notice(traced, saving=config.getoption("perf_save")))
     if config.getoption("perf_save") and perf_session.problems:
         perf_session.problems.append("--perf-save: the history was not saved: results are missing")
     elif config.getoption("perf_save") and perf_session.records:

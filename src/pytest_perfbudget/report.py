@@ -16,6 +16,7 @@ __all__ = [
     "result_record",
     "summary_rows",
     "table_lines",
+    "traced_notice",
 ]
 
 REPORT_VERSION = 1
@@ -125,3 +126,14 @@ def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
 def json_report(records: Iterable[Record]) -> dict[str, object]:
     """The ``--perf-report`` document; every number in base units."""
     return {"version": REPORT_VERSION, "units": UNITS, "tests": list(records)}
+
+
+def traced_notice(traced: Sequence[Record], *, saving: bool) -> str:
+    """What a run measured under coverage, a debugger or a profiler was spared."""
+    tracers = ", ".join(sorted({str(record["tracer"]) for record in traced}))
+    spared = "compared with the baseline nor saved" if saving else "compared with the baseline"
+    tests, their = ("test", "its") if len(traced) == 1 else ("tests", "their")
+    return (
+        f"pytest-perfbudget: {len(traced)} budgeted {tests} ran under {tracers} (coverage, a "
+        f"debugger or a profiler), which slows code unevenly: {their} times were not {spared}"
+    )
