@@ -295,6 +295,23 @@ def test_a_trace_or_profile_function_while_measuring_is_named(
     assert measured.tracer == f"{__name__}.a_tracer"
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is new in Python 3.12")
+@pytest.mark.skipif(active_tracer() is not None, reason="these tests run under a tracer")
+def test_a_monitoring_tool_while_measuring_is_named() -> None:
+    monitoring: Any = getattr(sys, "monitoring")  # noqa: B009 - absent before Python 3.12
+    tool = 4  # an id that no debugger, coverage tool or profiler takes by convention
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    monitoring.use_tool_id(tool, "a-profiler")
+    try:
+        measure_once(sampler, clock, "run")
+    finally:
+        monitoring.free_tool_id(tool)
+    measured = sampler.measurement(1.0)
+    assert measured is not None
+    assert measured.tracer == "a-profiler"
+
+
 @pytest.mark.skipif(active_tracer() is not None, reason="these tests run under a tracer")
 @pytest.mark.parametrize("way", ["run", "block"])
 def test_untraced_code_has_no_tracer(way: str) -> None:
