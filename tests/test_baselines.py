@@ -576,6 +576,35 @@ def test_two_concurrent_saving_sessions_lose_nothing(pytester: pytest.Pytester) 
     )
 
 
+@pytest.mark.parametrize("plugin", [[], ["-p", "no:perfbudget"]], ids=["active", "disabled"])
+def test_hooks_marked_optional_as_documented_work_with_the_plugin_off(
+    pytester: pytest.Pytester, plugin: list[str]
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_perfbudget_result(item, result):
+            print("RESULT", result["nodeid"])
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_perfbudget_fingerprint(config):
+            return "runner-class"
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_plain():
+            pass
+        """
+    )
+    pytester.makepyfile(test_budgeted=SLEEPY)
+    result = pytester.runpytest("-s", "-p", "no:cacheprovider", *plugin)
+    result.assert_outcomes(passed=2)
+    assert ("RESULT test_budgeted.py::test_sleepy" in result.stdout.str()) is not bool(plugin)
+
+
 def test_result_hook_sees_every_judged_test(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
