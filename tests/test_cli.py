@@ -120,6 +120,14 @@ def test_show_filters_by_glob_and_truncates_long_names(tmp_path: Path) -> None:
     assert all(len(line) <= 80 for line in lines)
 
 
+def test_show_takes_a_parametrized_node_id_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_q[en]": STEADY[:3], "t.py::test_q[de]": STEADY[:3]})
+    status, output = run("--history", str(path), "show", "t.py::test_q[en]", "--width", "80")
+    assert status == 0
+    assert [line.split()[0] for line in output.splitlines()[1:]] == ["t.py::test_q[en]"]
+
+
 def test_show_other_metric(history: Path) -> None:
     status, output = run("--history", str(history), "show", "--metric", "memory", "--width", "100")
     assert status == 0

@@ -73,6 +73,20 @@ def test_precedence_flag_over_pyproject_over_ini(tmp_path: Path) -> None:
     }
 
 
+def test_a_budget_entry_that_is_a_parametrized_node_id_matches_it(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        """
+[[tool.perfbudget.budget]]
+match = "tests/test_search.py::test_q[en]"
+p95 = "50ms"
+""",
+    )
+    assert settings.budget_for("tests/test_search.py::test_q[en]", None) is not None
+    assert settings.budget_for("tests/test_search.py::test_q[de]", None) is None
+    assert settings.budget_for("tests/test_search.py::test_qe", None) is not None  # a glob too
+
+
 def test_budget_entries_last_match_wins_and_marker_beats_them(tmp_path: Path) -> None:
     settings = load(
         tmp_path,

@@ -671,9 +671,10 @@ class History:
             return cls(path, _check_shape(path, document))
 
     def matching(self, pattern: str = "*") -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(node id, machine, entry) of every test whose node id matches the glob."""
+        """(node id, machine, entry) of every test whose node id matches the glob, or is
+        the pattern itself (a parametrized id's brackets are a character class in a glob)."""
         for nodeid, machines in self.document["tests"].items():
-            if fnmatch.fnmatchcase(nodeid, pattern):
+            if nodeid == pattern or fnmatch.fnmatchcase(nodeid, pattern):
                 for machine, entry in machines.items():
                     yield nodeid, machine, self._checked_entry(nodeid, machine, entry)
 

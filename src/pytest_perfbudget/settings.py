@@ -64,12 +64,14 @@ class Settings:
     ) -> Budget | None:
         """The budget of a test: its marker's, else the last matching entry's, else None.
 
+        An entry matches by glob, or by being the node id itself: ``test_x[en]`` as a glob
+        would match only ``test_xe`` and ``test_xn``.
         Raises :class:`BudgetError` when the marker's keywords are invalid.
         """
         if marker_keywords is not None:
             return build_budget(marker_keywords, self.defaults)
         for entry in reversed(self.entries):
-            if fnmatch.fnmatchcase(nodeid, entry.match):
+            if entry.match == nodeid or fnmatch.fnmatchcase(nodeid, entry.match):
                 return entry.budget
         return None
 
