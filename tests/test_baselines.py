@@ -297,6 +297,20 @@ def test_a_test_run_twice_in_a_session_is_saved_once(pytester: pytest.Pytester) 
     assert [test["nodeid"] for test in tests] == [nodeid]
 
 
+def test_path_flags_expand_home_and_variables_as_pytest_does(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(pytester.path / "home"))
+    monkeypatch.setenv("OUT", str(pytester.path / "out"))
+    pytester.makepyfile(SLEEPY)
+    result = pytester.runpytest(
+        "--perf-save", "--perf-history=~/h.json", "--perf-report=$OUT/r.json"
+    )
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "home" / "h.json").is_file()
+    assert (pytester.path / "out" / "r.json").is_file()
+
+
 def test_history_flag_and_run_details(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SLEEPY)
     pytester.runpytest("--perf-save", "--perf-history=elsewhere/h.json").assert_outcomes(passed=1)

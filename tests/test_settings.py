@@ -73,6 +73,17 @@ def test_precedence_flag_over_pyproject_over_ini(tmp_path: Path) -> None:
     }
 
 
+def test_a_history_path_expands_home_and_variables_as_pytest_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PERF_CACHE", str(tmp_path / "cache"))
+    from_pyproject = load(tmp_path, '[tool.perfbudget]\nhistory = "$PERF_CACHE/h.json"\n')
+    assert from_pyproject.history == tmp_path / "cache" / "h.json"
+    from_ini = load(tmp_path, ini={"history": "~/perf/h.json"})
+    assert from_ini.history == tmp_path / "home" / "perf" / "h.json"
+
+
 def test_a_budget_entry_that_is_a_parametrized_node_id_matches_it(tmp_path: Path) -> None:
     settings = load(
         tmp_path,

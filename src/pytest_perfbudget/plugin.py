@@ -177,6 +177,12 @@ def _writable(path: Path) -> bool:
     return directory.is_dir() and not path.is_dir() and os.access(directory, os.W_OK)
 
 
+def _flag_path(config: pytest.Config, value: str) -> Path:
+    """A path given on the command line: ``~`` and ``$VARS`` expanded, as pytest does for
+    ``--junitxml``, and relative to the invocation directory."""
+    return config.invocation_params.dir / os.path.expandvars(os.path.expanduser(value))
+
+
 def _settings(config: pytest.Config) -> Settings:
     source = str(config.inipath) if config.inipath is not None else "ini"
     ini = {
@@ -187,7 +193,7 @@ def _settings(config: pytest.Config) -> Settings:
     flags: dict[str, str] = {}
     history_flag: str | None = config.getoption("perf_history")
     if history_flag is not None:
-        flags["history"] = str(config.invocation_params.dir / history_flag)
+        flags["history"] = str(_flag_path(config, history_flag))
     regression_flag: str | None = config.getoption("perf_regression")
     if regression_flag is not None:
         flags["regression"] = regression_flag
@@ -216,7 +222,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     settings = _settings(config)
     report_flag: str | None = config.getoption("perf_report")
-    report_path = None if report_flag is None else config.invocation_params.dir / report_flag
+    report_path = None if report_flag is None else _flag_path(config, report_flag)
     if report_path is not None and not _writable(report_path):
         raise pytest.UsageError(f"--perf-report={report_flag}: cannot write a file there")
     saving = bool(config.getoption("perf_save"))
@@ -244,7 +250,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     profile_dir_flag: str | None = config.getoption("perf_profile_dir")
     if profile_dir_flag is not None:
-        profile_dir = config.invocation_params.dir / profile_dir_flag
+        profile_dir = _flag_path(config, profile_dir_flag)
         if _writable(profile_dir / "profile.html"):
             session.profile_dir = profile_dir
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -111,9 +112,10 @@ def _keep(value: object) -> int:
 
 
 def _path(value: object) -> Path:
+    """A configured path, ``~`` and ``$VARS`` expanded as pytest does for ``cache_dir``."""
     if not isinstance(value, str) or not value.strip():
         raise UnitError("expected a file path")
-    return Path(value)
+    return Path(os.path.expandvars(os.path.expanduser(value)))
 
 
 KEYS = ("history", "warmup", "max_time", "regression", "keep")
