@@ -128,6 +128,15 @@ def test_show_takes_a_parametrized_node_id_as_it_is(tmp_path: Path) -> None:
     assert [line.split()[0] for line in output.splitlines()[1:]] == ["t.py::test_q[en]"]
 
 
+def test_the_history_option_expands_home_and_variables(
+    history: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(history.parent))
+    status, output = run("--history=~/" + history.name, "show", "--width", "80")
+    assert status == 0
+    assert "tests/test_a.py::test_fast" in output
+
+
 def test_show_other_metric(history: Path) -> None:
     status, output = run("--history", str(history), "show", "--metric", "memory", "--width", "100")
     assert status == 0

@@ -374,7 +374,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         settings = functools.cache(
             functools.partial(_settings, getattr(options, "regression", None))
         )
-        path = Path(options.history) if options.history is not None else settings().history
+        if options.history is not None:  # ~ and $VARS expanded, as in the plugin's flags
+            path = Path(os.path.expandvars(os.path.expanduser(options.history)))
+        else:
+            path = settings().history
         # a command reads the history until it ends: a full collection would traverse its
         # millions of lists again and again, and a short command frees the rest at exit
         with collector_paused():
