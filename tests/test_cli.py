@@ -280,6 +280,48 @@ def test_import_benchmark_saves_become_runs(tmp_path: Path) -> None:
     assert "test_sum" in output
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "wanted"),
+    [
+        ("median", float("nan"), "a number of at least 0"),
+        ("median", -0.001, "a number of at least 0"),
+        ("max", float("inf"), "a number of at least 0"),
+        ("mean", True, "a number of at least 0"),
+        ("rounds", 0, "a whole number of at least 1"),
+        ("rounds", 2.5, "a whole number of at least 1"),
+        ("rounds", float("nan"), "a whole number of at least 1"),
+    ],
+)
+def test_import_benchmark_refuses_a_statistic_a_history_cannot_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: object, wanted: str
+) -> None:
+    save = tmp_path / "0001_a.json"
+    benchmark_save(save, "a" * 40, "2026-11-01T10:00:00+00:00", 0.001, True)
+    document = json.loads(save.read_text())
+    document["benchmarks"][0]["stats"][key] = value
+    document["benchmarks"][0]["stats"]["data"].append(float("nan"))
+    save.write_text(json.dumps(document))  # NaN and Infinity as Python's json writes them
+    status, _ = run("--history", str(tmp_path / "h.json"), "import-benchmark", str(save))
+    assert status == 2
+    error = capsys.readouterr().err
+    assert f"tests/test_b.py::test_sum: stats {key!r} should be {wanted}, got" in error
+    assert "Traceback" not in error
+    assert not (tmp_path / "h.json").exists()
+
+
+def test_import_benchmark_leaves_out_raw_timings_that_are_not_times(tmp_path: Path) -> None:
+    save = tmp_path / "0001_a.json"
+    benchmark_save(save, "a" * 40, "2026-11-01T10:00:00+00:00", 0.001, True)
+    document = json.loads(save.read_text())
+    document["benchmarks"][0]["stats"]["data"] += [float("nan"), -1.0, True, "x"]
+    save.write_text(json.dumps(document))
+    path = tmp_path / "h.json"
+    status, _ = run("--history", str(path), "import-benchmark", str(save))
+    assert status == 0
+    (entry,) = json.loads(path.read_text())["tests"]["tests/test_b.py::test_sum"].values()
+    assert entry["samples"]["1"]["wall"] == [0.0009, 0.00095, 0.001, 0.00105, 0.0015]
+
+
 def test_import_benchmark_from_a_real_pytest_benchmark_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

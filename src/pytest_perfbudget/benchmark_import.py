@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,13 +57,27 @@ def _time(text: object) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _is_measure(value: object) -> bool:
+    """A number a history can hold (seconds, a count): finite, at least 0, not a bool."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
 def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
     nodeid = _require(benchmark, "fullname", str, path)
     stats = _require(benchmark, "stats", dict, path)
     for key in ("median", "mean", "min", "max", "rounds"):
-        if not isinstance(stats.get(key), int | float):
+        value = stats.get(key)
+        if not _is_measure(value) or (key == "rounds" and (value < 1 or value != int(value))):
+            wanted = (
+                "a whole number of at least 1" if key == "rounds" else "a number of at least 0"
+            )
             raise BenchmarkSaveError(
-                f"{path}: {nodeid}: stats {key!r} should be a number, got {stats.get(key)!r:.60}"
+                f"{path}: {nodeid}: stats {key!r} should be {wanted}, got {value!r:.60}"
             )
     metrics = {
         "p50": float(stats["median"]),
@@ -71,7 +86,7 @@ def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
         "max": float(stats["max"]),
     }
     data: Sequence[float] = [
-        float(value) for value in stats.get("data") or [] if isinstance(value, int | float)
+        float(value) for value in stats.get("data") or [] if _is_measure(value)
     ]
     if data:  # saved with --benchmark-save-data: the percentiles are known
         ordered = sorted(data)
