@@ -88,6 +88,17 @@ def test_unchanged_code_does_not_regress(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*::test_sleepy*p50*5.*ms*-*5.*ms*pass"])
 
 
+def test_no_compare_saves_a_slowdown_as_accepted(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SLEEPY)
+    save_baseline(pytester)
+    monkeypatch.setenv("DELAY", "0.05")
+    pytester.runpytest("--perf-no-compare", "--perf-save").assert_outcomes(passed=1)
+    nodeid = "test_no_compare_saves_a_slowdown_as_accepted.py::test_sleepy"
+    assert [row[1] for row in summaries(pytester, nodeid)] == ["a", "a", "a"]
+
+
 def test_no_compare_and_regression_overrides(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
