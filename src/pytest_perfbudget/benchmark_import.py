@@ -71,11 +71,9 @@ def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
     nodeid = _require(benchmark, "fullname", str, path)
     stats = _require(benchmark, "stats", dict, path)
     for key in ("median", "mean", "min", "max", "rounds"):
-        value = stats.get(key)
-        if not _is_measure(value) or (key == "rounds" and (value < 1 or value != int(value))):
-            wanted = (
-                "a whole number of at least 1" if key == "rounds" else "a number of at least 0"
-            )
+        value, whole = stats.get(key), key == "rounds"
+        if not _is_measure(value) or (whole and (value < 1 or value != int(value))):
+            wanted = "a whole number of at least 1" if whole else "a number of at least 0"
             raise BenchmarkSaveError(
                 f"{path}: {nodeid}: stats {key!r} should be {wanted}, got {value!r:.60}"
             )
