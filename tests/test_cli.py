@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_perfbudget
 from pytest_perfbudget import cli
 from pytest_perfbudget.cli import main
 from pytest_perfbudget.history import SUMMARY_COLUMNS, History, RunInfo, SavedResult, save_results
@@ -135,6 +136,13 @@ def test_the_history_option_expands_home_and_variables(
     status, output = run("--history=~/" + history.name, "show", "--width", "80")
     assert status == 0
     assert "tests/test_a.py::test_fast" in output
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"perfbudget {pytest_perfbudget.__version__}\n"
 
 
 def test_show_other_metric(history: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from . import __version__
 from .budget import Budget, check_regressions, describe_regression, format_metric
 from .history import (
     SUMMARY_COLUMNS,
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the history file (default: as configured for pytest, else .perf/history.json)",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
