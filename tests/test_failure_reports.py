@@ -324,6 +324,13 @@ def test_benchmark_disable_judges_nothing(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(passed=2)
     assert json.loads((pytester.path / "r.json").read_text())["tests"] == []
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-perfbudget: pytest-benchmark is disabled (--benchmark-disable, or under "
+            "xdist), so the budgets of tests that use its benchmark fixture were not judged"
+        ]
+    )
+    assert result.stdout.str().count("pytest-benchmark is disabled") == 1
 
 
 @pytest.mark.usefixtures("benchmark_enabled")

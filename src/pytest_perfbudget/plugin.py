@@ -53,6 +53,10 @@ CLOCK = Clock()
 WORKER_PAYLOAD = "perfbudget_results"
 WORKER_NOTICES = "perfbudget_notices"
 PROFILE_SECTION = "perf profile"
+BENCHMARK_DISABLED = (
+    "pytest-perfbudget: pytest-benchmark is disabled (--benchmark-disable, or under xdist), "
+    "so the budgets of tests that use its benchmark fixture were not judged"
+)
 
 
 @dataclasses.dataclass
@@ -422,6 +426,8 @@ class BudgetedTestHooks:
         test_function = pyfuncitem.obj
         benchmark = pyfuncitem.funcargs.get("benchmark") if _uses_benchmark(pyfuncitem) else None
         if benchmark is not None and benchmark_disabled(benchmark):
+            if BENCHMARK_DISABLED not in self._session.notices:
+                self._session.notices.append(BENCHMARK_DISABLED)
             return (yield)  # --benchmark-disable: nothing is timed, so nothing is judged
 
         def measure(call: Callable[[], object]) -> object:
