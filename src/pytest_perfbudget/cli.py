@@ -26,7 +26,7 @@ from .history import (
     metric_values,
 )
 from .measure import Measurement
-from .settings import ConfigError, Settings, load_settings
+from .settings import ConfigError, Settings, expand_path, load_settings
 from .stats import median
 from .trend import TREND_RUNS, Creep, Step, find_change, sparkline
 
@@ -376,10 +376,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         settings = functools.cache(
             functools.partial(_settings, getattr(options, "regression", None))
         )
-        if options.history is not None:  # ~ and $VARS expanded, as in the plugin's flags
-            path = Path(os.path.expandvars(os.path.expanduser(options.history)))
-        else:
-            path = settings().history
+        history = options.history
+        path = expand_path(history) if history is not None else settings().history
         # a command reads the history until it ends: a full collection would traverse its
         # millions of lists again and again, and a short command frees the rest at exit
         with collector_paused():

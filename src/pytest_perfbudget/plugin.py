@@ -45,7 +45,7 @@ from .report import (
     table_lines,
     traced_notice,
 )
-from .settings import ConfigError, IniOption, Settings, load_settings
+from .settings import ConfigError, IniOption, Settings, expand_path, load_settings
 
 MARKER = "perf_budget"
 INI_KEYS = ("history", "warmup", "max_time", "regression", "keep")
@@ -82,6 +82,11 @@ class PerfSession:
     problems: list[str] = dataclasses.field(default_factory=list)
     #: What the user should know but that fails nothing (a profile that was not written).
     notices: list[str] = dataclasses.field(default_factory=list)
+
+    def notice(self, text: str) -> None:
+        """Say ``text`` at the end of the run, once however often it is noticed."""
+        if text not in self.notices:
+            self.notices.append(text)
 
 
 session_key = pytest.StashKey[PerfSession]()
@@ -182,9 +187,8 @@ def _writable(path: Path) -> bool:
 
 
 def _flag_path(config: pytest.Config, value: str) -> Path:
-    """A path given on the command line: ``~`` and ``$VARS`` expanded, as pytest does for
-    ``--junitxml``, and relative to the invocation directory."""
-    return config.invocation_params.dir / os.path.expandvars(os.path.expanduser(value))
+    """A path given on the command line, expanded, relative to the invocation directory."""
+    return config.invocation_params.dir / expand_path(value)
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -426,8 +430,7 @@ class BudgetedTestHooks:
         test_function = pyfuncitem.obj
         benchmark = pyfuncitem.funcargs.get("benchmark") if _uses_benchmark(pyfuncitem) else None
         if benchmark is not None and benchmark_disabled(benchmark):
-            if BENCHMARK_DISABLED not in self._session.notices:
-                self._session.notices.append(BENCHMARK_DISABLED)
+            self._session.notice(BENCHMARK_DISABLED)
             return (yield)  # --benchmark-disable: nothing is timed, so nothing is judged
 
         def measure(call: Callable[[], object]) -> object:
@@ -578,8 +581,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         )
         return
     payload = workeroutput.get(WORKER_PAYLOAD)
-    notices = workeroutput.get(WORKER_NOTICES, [])
-    session.notices.extend(notice for notice in notices if notice not in session.notices)
+    for notice in workeroutput.get(WORKER_NOTICES, []):
+        session.notice(notice)
     if isinstance(payload, list):
         session.records.update((record["nodeid"], record) for record in payload)
     elif error is None:
@@ -589,6 +592,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 
 def _save_history(config: pytest.Config, session: PerfSession) -> None:
+    """Save this run's results, but those measured under a tracer; nothing when none is
+    left."""
     results = [
         SavedResult(
             nodeid=record["nodeid"],
@@ -634,7 +639,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         perf_session.notices.append(traced_notice(traced, saving=config.getoption("perf_save")))
     if config.getoption("perf_save") and perf_session.problems:
         perf_session.problems.append("--perf-save: the history was not saved: results are missing")
-    elif config.getoption("perf_save") and perf_session.records:
+    elif config.getoption("perf_save"):
         _save_history(config, perf_session)
     if perf_session.report_path is not None:
         try:

@@ -24,7 +24,14 @@ from .budget import (
 )
 from .units import UnitError, parse_duration
 
-__all__ = ["ConfigError", "IniOption", "Settings", "load_settings", "read_pyproject"]
+__all__ = [
+    "ConfigError",
+    "IniOption",
+    "Settings",
+    "expand_path",
+    "load_settings",
+    "read_pyproject",
+]
 
 DEFAULT_HISTORY = ".perf/history.json"
 DEFAULT_KEEP = 50
@@ -111,11 +118,16 @@ def _keep(value: object) -> int:
     return _whole_number(value, minimum=1)
 
 
+def expand_path(text: str) -> Path:
+    """A path as written in config or on the command line, ``~`` and ``$VARS`` expanded
+    as pytest does for ``cache_dir`` and ``--junitxml``."""
+    return Path(os.path.expandvars(os.path.expanduser(text)))
+
+
 def _path(value: object) -> Path:
-    """A configured path, ``~`` and ``$VARS`` expanded as pytest does for ``cache_dir``."""
     if not isinstance(value, str) or not value.strip():
         raise UnitError("expected a file path")
-    return Path(os.path.expandvars(os.path.expanduser(value)))
+    return expand_path(value)
 
 
 KEYS = ("history", "warmup", "max_time", "regression", "keep")
