@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_perfbudget.files import fast_json
 from pytest_perfbudget.history import (
     History,
     RunInfo,
     SavedResult,
-    fast_json,
     save_results,
     thin,
 )

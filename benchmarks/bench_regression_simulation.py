@@ -1,10 +1,10 @@
-"""The regression decision on synthetic samples, against STATISTICS.md's table.
+"""The regression decision on synthetic samples, against our simulation table.
 
 A pure computation (no timing): lognormal per-call latencies with 1% of samples 3x
 outliers, 2000 trials per cell, threshold +20%, baseline = the pooled samples of 5 runs.
 Prints, per cell, the false-alarm rate on unchanged code, the false-alarm rate on a +10%
 change (below the threshold) and the detection rate of a +30% change, beside the figures
-of STATISTICS.md's chosen row, with the Monte-Carlo standard error.
+of the chosen row of docs/explanation/statistics.md, with the Monte-Carlo standard error.
 
     python benchmarks/bench_regression_simulation.py [--trials 2000]
 """
@@ -16,12 +16,13 @@ import math
 import random
 
 from pytest_perfbudget.history import thin
-from pytest_perfbudget.stats import check_regression
+from pytest_perfbudget.regression import check_regression
 
 BASELINE_RUNS = 5
 THRESHOLD = 0.20
 OUTLIER_RATE = 0.01
-#: STATISTICS.md, row "same, baseline = pooled samples of last 5 runs", in percent:
+#: docs/explanation/statistics.md, row "same, baseline = pooled samples of last 5 runs",
+#: in percent:
 #: (sigma, n) -> (unchanged, +10%, +30%).
 EXPECTED = {
     (0.15, 10): (0.05, 5.4, 89.0),
@@ -68,7 +69,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2000)
     args = parser.parse_args()
     generator = random.Random(20261126)
-    print(f"{args.trials} trials a cell; threshold +20%; rates in %; expected from STATISTICS.md")
+    print(f"{args.trials} trials a cell; threshold +20%; rates in %")
+    print("expected: the simulation table of docs/explanation/statistics.md")
     print(f"{'cell':16} {'change':>7} {'measured':>9} {'expected':>9} {'|diff|/SE':>10}")
     worst = 0.0
     for (sigma, n), expected in EXPECTED.items():

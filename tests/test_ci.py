@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from pytest_perfbudget.budget import Limit
 from pytest_perfbudget.ci import (
     error_annotation,
     junit_properties,
     markdown_table,
     workspace_path,
 )
-from pytest_perfbudget.report import Record, traced_notice
+from pytest_perfbudget.report import traced_notice
+from pytest_perfbudget.result import PerfResult
 
 
-def record(nodeid: str = "tests/test_a.py::test_b", messages: tuple[str, ...] = ()) -> Record:
-    return {
-        "nodeid": nodeid,
-        "verdict": "fail",
-        "rounds": 30,
-        "metrics": {"p95": 0.0618, "memory": 4096.0},
-        "limits": {"p95": {"max": 0.05}, "throughput": {"min": 2000.0}},
-        "messages": list(messages) or ["perf budget exceeded: p95 61.8ms > 50ms (30 rounds)"],
-    }
+def record(nodeid: str = "tests/test_a.py::test_b", messages: tuple[str, ...] = ()) -> PerfResult:
+    return PerfResult(
+        nodeid=nodeid,
+        verdict="fail",
+        level="error",
+        status="accepted",
+        rounds=30,
+        ops=1.0,
+        metrics={"p95": 0.0618, "memory": 4096.0},
+        limits=(Limit("p95", 0.05), Limit("throughput", 2000.0)),
+        broken=("p95",),
+        baseline=None,
+        regressions=(),
+        memory_method="linux-vmhwm",
+        reference=None,
+        tracer=None,
+        wall_samples=(0.0618,),
+        memory_samples=(4096.0,),
+        messages=messages or ("perf budget exceeded: p95 61.8ms > 50ms (30 rounds)",),
+        notes=(),
+    )
 
 
 def test_error_annotation_points_at_the_test() -> None:
@@ -81,9 +96,9 @@ def test_junit_properties_carry_metrics_limits_and_verdict() -> None:
 
 def test_the_traced_notice_names_the_tools_and_what_was_not_done() -> None:
     traced = [
-        {**record("t.py::test_a"), "tracer": "coverage.CTracer"},
-        {**record("t.py::test_b"), "tracer": "bdb.Bdb.trace_dispatch"},
-        {**record("t.py::test_c"), "tracer": "coverage.CTracer"},
+        dataclasses.replace(record("t.py::test_a"), tracer="coverage.CTracer"),
+        dataclasses.replace(record("t.py::test_b"), tracer="bdb.Bdb.trace_dispatch"),
+        dataclasses.replace(record("t.py::test_c"), tracer="coverage.CTracer"),
     ]
     assert traced_notice(traced, saving=False) == (
         "pytest-perfbudget: 3 budgeted tests ran under bdb.Bdb.trace_dispatch, "

@@ -17,8 +17,9 @@ import pytest
 import pytest_perfbudget
 from pytest_perfbudget import cli
 from pytest_perfbudget.cli import main
-from pytest_perfbudget.history import SUMMARY_COLUMNS, History, RunInfo, SavedResult, save_results
+from pytest_perfbudget.history import History, RunInfo, SavedResult, save_results
 from pytest_perfbudget.html import render_report
+from pytest_perfbudget.summary_row import SUMMARY_COLUMNS
 
 
 def run_info(number: int, machine: str = "m1") -> RunInfo:
@@ -362,11 +363,11 @@ def test_import_benchmark_from_a_real_pytest_benchmark_run(
         (["--history", "{good}"], "the following arguments are required: COMMAND"),
         (
             ["--history", "{good}", "prune", "--keep", "0"],
-            "argument --keep: must be at least 1, got 0",
+            "argument --keep: expected a whole number of at least 1, got '0'",
         ),
         (
             ["--history", "{good}", "prune", "--keep", "x"],
-            "argument --keep: not a whole number: 'x'",
+            "argument --keep: expected a whole number of at least 1, got 'x'",
         ),
         (["--history", "{good}", "check", "--regression", "lots"], "regression"),
         (

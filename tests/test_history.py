@@ -25,33 +25,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_perfbudget import history as history_module
+from pytest_perfbudget import files as files_module
+from pytest_perfbudget.baseline import BASELINE_RUNS, SPEED_WINDOW
+from pytest_perfbudget.files import LockTimeout, locked, write_json_atomic
 from pytest_perfbudget.history import (
-    BASELINE_RUNS,
     SAMPLES_PER_RUN,
-    SPEED_WINDOW,
-    SUMMARY_COLUMNS,
-    Baseline,
-    BaselineRun,
     History,
     HistoryError,
     RunInfo,
-    RunSamples,
     SavedResult,
-    Status,
-    locked,
     save_results,
     thin,
-    write_json_atomic,
 )
+from pytest_perfbudget.summary_row import SUMMARY_COLUMNS, Status
 
 
 @pytest.fixture(params=["stdlib json", "orjson"])
 def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the standard library's json and, when installed, with orjson."""
     if request.param == "stdlib json":
-        monkeypatch.setattr(history_module, "fast_json", lambda: None)
-    elif history_module.fast_json() is None:
+        monkeypatch.setattr(files_module, "fast_json", lambda: None)
+    elif files_module.fast_json() is None:
         pytest.skip("orjson is not installed")
     return str(request.param)
 
@@ -350,12 +344,12 @@ def test_saved_runs_round_trip_with_run_info(tmp_path: Path, codec: str) -> None
 def test_both_codecs_write_the_same_document(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if history_module.fast_json() is None:
+    if files_module.fast_json() is None:
         pytest.skip("orjson is not installed")
     document = {"b": [1.23e-05, 0.000107, 4100, None], "a": {"z": "ü", "y": 1.5}}
-    fast = history_module.encode_json(document, indent=None)
-    monkeypatch.setattr(history_module, "fast_json", lambda: None)
-    slow = history_module.encode_json(document, indent=None)
+    fast = files_module.encode_json(document, indent=None)
+    monkeypatch.setattr(files_module, "fast_json", lambda: None)
+    slow = files_module.encode_json(document, indent=None)
     assert json.loads(fast) == json.loads(slow) == document
     assert list(json.loads(fast)) == ["a", "b"]
 
@@ -457,9 +451,9 @@ def test_a_lock_held_too_long_is_an_error_and_the_file_is_left_alone(
     path = tmp_path / "h.json"
     save_results(path, RUN, [result()], keep=50)
     before = path.read_bytes()
-    monkeypatch.setattr(history_module, "LOCK_TIMEOUT", 0.1)
+    monkeypatch.setattr(files_module, "LOCK_TIMEOUT", 0.1)
     held_by_a_hung_saver = locked(path)
-    refused = pytest.raises(HistoryError, match=r"h\.json\.lock: another process has held")
+    refused = pytest.raises(LockTimeout, match=r"h\.json\.lock: another process has held")
     with held_by_a_hung_saver, refused:
         save_results(path, RUN, [result("t.py::test_b")], keep=50)
     assert path.read_bytes() == before
@@ -557,44 +551,6 @@ def test_baseline_before_a_run(tmp_path: Path) -> None:
     assert sorted(set(before.wall)) == [1.0, 2.0]
 
 
-def test_baseline_speed_is_the_median_of_its_runs_readings() -> None:
-    runs = (
-        BaselineRun(100e-6, 1.0, (0.010,)),
-        BaselineRun(100e-6, 1.0, (0.011,)),
-        BaselineRun(20e-6, 1.0, (0.012,)),  # a reading taken at a bad moment
-    )
-    baseline = Baseline((0.010, 0.011, 0.012), (), 1.0, {"p50": 0.011}, runs)
-    assert at_speed(baseline, 100e-6) == pytest.approx((0.010, 0.011, 0.012))
-    assert at_speed(baseline, 150e-6) == pytest.approx((0.015, 0.0165, 0.018))
-    half_waiting = dataclasses.replace(
-        baseline, runs=(dataclasses.replace(runs[0], cpu_share=0.5),)
-    )
-    assert at_speed(half_waiting, 150e-6) == pytest.approx((0.0125,))
-    unknown = dataclasses.replace(baseline, runs=(BaselineRun(None, 1.0, (0.01,)),))
-    assert unknown.runs_at_speed(100e-6) is None
-
-
-def at_speed(baseline: Baseline, reference: float) -> tuple[float, ...]:
-    runs = baseline.runs_at_speed(reference)
-    assert runs is not None
-    return runs.pooled
-
-
-def test_each_baseline_run_keeps_its_own_samples_when_rescaled() -> None:
-    runs = (
-        BaselineRun(20e-6, 1.0, (0.010, 0.012, 0.014)),
-        BaselineRun(40e-6, 1.0, (0.030, 0.032)),
-    )
-    baseline = Baseline((0.010, 0.012, 0.014, 0.030, 0.032), (), 1.0, {"p50": 0.014}, runs)
-    rescaled = baseline.runs_at_each_speed(20e-6, slope=1.0)
-    assert rescaled is not None
-    assert [len(run) for run in rescaled] == [3, 2]
-    assert rescaled.pooled == pytest.approx((0.010, 0.012, 0.014, 0.015, 0.016))
-    assert rescaled.slowest_p50 == pytest.approx(0.0155)  # as slow as the code itself ran
-    assert RunSamples(((), (0.02,))).slowest_p50 == 0.02
-    assert RunSamples(()).slowest_p50 is None
-
-
 def transient_of(statuses_and_levels: list[tuple[Status, float]]) -> float | None:
     history = History.load(Path("unused.json"))
     for status, level in statuses_and_levels:
@@ -620,8 +576,7 @@ def test_each_run_keeps_the_machine_speed_in_its_summary(tmp_path: Path) -> None
     for reading, level in ((20e-6, 0.010), (40e-6, 0.020), (None, 0.030)):
         saved = dataclasses.replace(result(wall=[level] * 8), reference=reading)
         history.add_run(RUN, [saved], keep=50)
-    entry = history.entry("t.py::test_a", "m1")
-    assert entry is not None
+    entry = history.document["tests"]["t.py::test_a"]["m1"]
     column = SUMMARY_COLUMNS.index("reference")
     assert [row[column] for row in entry["summaries"]] == [20e-6, 40e-6, None]
     assert all("reference" not in samples for samples in entry["samples"].values())
@@ -655,8 +610,7 @@ def test_the_machine_speed_is_kept_for_the_runs_the_regression_check_reads() -> 
     for _ in range(SPEED_WINDOW + 3):
         saved = dataclasses.replace(result(wall=[0.01] * 8), reference=3e-5)
         history.add_run(RUN, [saved], keep=50)
-    entry = history.entry("t.py::test_a", "m1")
-    assert entry is not None
+    entry = history.document["tests"]["t.py::test_a"]["m1"]
     readings = [row[SUMMARY_COLUMNS.index("reference")] for row in entry["summaries"]]
     assert readings == [None] * 3 + [3e-5] * SPEED_WINDOW
 

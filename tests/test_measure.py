@@ -16,14 +16,12 @@ from pytest_perfbudget.measure import (
     MEMORY_ROUNDS,
     MIN_ROUNDS,
     Clock,
-    LinuxPeakProbe,
     Measurement,
     PerfMeter,
     Sampler,
-    SamplingProbe,
     active_tracer,
-    default_memory_probe,
 )
+from pytest_perfbudget.memory import LinuxPeakProbe, SamplingProbe, default_memory_probe
 
 MiB = 1024**2
 

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .environment import machine_fingerprint
-from .history import History, HistoryError, RunInfo, SavedResult, save_results, thin
+from .history import (
+    History,
+    HistoryError,
+    RunInfo,
+    SavedResult,
+    format_time,
+    save_results,
+    thin,
+)
 from .stats import percentile
+from .units import UnitError, parse_count
 
 __all__ = ["BenchmarkSaveError", "import_benchmark", "read_save"]
 
@@ -54,7 +63,7 @@ def _time(text: object) -> str:
         return RunInfo.now_utc()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(moment)
 
 
 def _is_measure(value: object) -> bool:
@@ -70,13 +79,19 @@ def _is_measure(value: object) -> bool:
 def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
     nodeid = _require(benchmark, "fullname", str, path)
     stats = _require(benchmark, "stats", dict, path)
-    for key in ("median", "mean", "min", "max", "rounds"):
-        value, whole = stats.get(key), key == "rounds"
-        if not _is_measure(value) or (whole and (value < 1 or value != int(value))):
-            wanted = "a whole number of at least 1" if whole else "a number of at least 0"
+    for key in ("median", "mean", "min", "max"):
+        if not _is_measure(stats.get(key)):
             raise BenchmarkSaveError(
-                f"{path}: {nodeid}: stats {key!r} should be {wanted}, got {value!r:.60}"
+                f"{path}: {nodeid}: stats {key!r} should be a number of at least 0, "
+                f"got {stats.get(key)!r:.60}"
             )
+    try:
+        rounds = parse_count(stats.get("rounds"), minimum=1)
+    except UnitError:
+        raise BenchmarkSaveError(
+            f"{path}: {nodeid}: stats 'rounds' should be a whole number of at least 1, "
+            f"got {stats.get('rounds')!r:.60}"
+        ) from None
     metrics = {
         "p50": float(stats["median"]),
         "mean": float(stats["mean"]),
@@ -92,7 +107,7 @@ def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
     return SavedResult(
         nodeid=nodeid,
         status="accepted",
-        rounds=int(stats["rounds"]),
+        rounds=rounds,
         ops=1.0,
         metrics=metrics,
         wall=thin(data),

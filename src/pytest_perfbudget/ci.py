@@ -8,7 +8,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .report import HEADER, Record
+from .report import HEADER
+from .result import PerfResult
 
 __all__ = [
     "error_annotation",
@@ -28,13 +29,13 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def error_annotation(record: Record, file: str, line: int | None) -> str:
+def error_annotation(result: PerfResult, file: str, line: int | None) -> str:
     """An ``::error`` workflow command for a failed budgeted test, at its function's line."""
     properties = [f"file={_escape_property(file)}"]
     if line is not None:
         properties.append(f"line={line}")
-    properties.append(f"title={_escape_property('perf budget: ' + record['nodeid'])}")
-    message = "\n".join(record["messages"])
+    properties.append(f"title={_escape_property('perf budget: ' + result.nodeid)}")
+    message = "\n".join(result.messages)
     return f"::error {','.join(properties)}::{_escape_data(message)}"
 
 
@@ -75,13 +76,12 @@ def markdown_table(rows: Sequence[tuple[str, ...]]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def junit_properties(record: Record) -> Iterable[tuple[str, object]]:
+def junit_properties(result: PerfResult) -> Iterable[tuple[str, object]]:
     """The test's measured metrics, its limits and its verdict, in base units, as JUnit
     ``<property>`` name/value pairs."""
-    for metric, value in record["metrics"].items():
+    for metric, value in result.metrics.items():
         yield f"perf_{metric}", value
-    for metric, bound in record["limits"].items():
-        for kind, value in bound.items():
-            yield f"perf_{metric}_{kind}", value
-    yield "perf_rounds", record["rounds"]
-    yield "perf_verdict", record["verdict"]
+    for limit in result.limits:
+        yield f"perf_{limit.metric}_{'min' if limit.is_minimum else 'max'}", limit.bound
+    yield "perf_rounds", result.rounds
+    yield "perf_verdict", result.verdict

@@ -11,29 +11,34 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
-from .budget import Budget, check_regressions, describe_regression, format_metric
-from .history import (
-    SUMMARY_COLUMNS,
-    History,
-    HistoryError,
-    collector_paused,
-    locked,
-    metric_values,
-)
+from .baseline import baseline_rows
+from .budget import Budget
+from .files import collector_paused, locked
+from .history import History, HistoryError, SavedRuns
 from .measure import Measurement
-from .settings import ConfigError, Settings, expand_path, load_settings
+from .metrics import SAVED_METRICS, format_metric
+from .regression import check_regressions, describe_regression
+from .settings import (
+    ConfigError,
+    Settings,
+    expand_path,
+    find_project,
+    load_settings,
+    read_ini_options,
+)
 from .stats import median
+from .summary_row import SummaryRow
 from .trend import TREND_RUNS, Creep, Step, find_change, sparkline
+from .units import UnitError, parse_count
 
 __all__ = ["main"]
 
 PROGRAM = "perfbudget"
-METRICS = ("p50", "p90", "p95", "p99", "max", "cpu", "memory")
 SPARK_RUNS = 20
 #: The project's settings, read on first call.
 SettingsOnce = Callable[[], Settings]
@@ -66,12 +71,12 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="one row per test with a sparkline of its runs")
     show.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
-    show.add_argument("--metric", choices=METRICS, default="p50", help="default: p50")
+    show.add_argument("--metric", choices=SAVED_METRICS, default="p50", help="default: p50")
     show.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
 
     trend = commands.add_parser("trend", help="step changes and slow creep per test")
     trend.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
-    trend.add_argument("--metric", choices=METRICS, default="p50", help="default: p50")
+    trend.add_argument("--metric", choices=SAVED_METRICS, default="p50", help="default: p50")
 
     check = commands.add_parser(
         "check", help="exit 1 when the newest saved run regressed against the runs before it"
@@ -99,23 +104,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _positive(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+        return parse_count(text, minimum=1, text=True)
+    except UnitError as error:
+        raise argparse.ArgumentTypeError(f"{error}, got {text!r}") from None
 
 
 def _settings(regression: str | None = None) -> Settings:
-    """The project's pytest-perfbudget settings, read from the current directory."""
-    directory = Path.cwd()
-    pyproject = directory / "pyproject.toml"
+    """The project's pytest-perfbudget settings, read as pytest run in the current directory
+    reads them: ``[tool.perfbudget]`` and the ``perf_*`` options of its ini file."""
     try:
+        project = find_project(Path.cwd())
         return load_settings(
-            rootdir=directory,
-            pyproject=pyproject if pyproject.is_file() else None,
-            ini={},
+            rootdir=project.rootdir,
+            pyproject=project.pyproject,
+            ini=read_ini_options(project.inifile) if project.inifile is not None else {},
             flags={} if regression is None else {"regression": regression},
         )
     except ConfigError as error:
@@ -139,12 +141,9 @@ def _load(path: Path) -> History:
         raise UsageError(str(error)) from None
 
 
-def _series(history: History, pattern: str) -> list[tuple[str, str, list[list[Any]]]]:
-    """(node id, machine, summary rows) of every test matching ``pattern``; at least one."""
-    found = [
-        (nodeid, machine, entry["summaries"])
-        for nodeid, machine, entry in history.matching(pattern)
-    ]
+def _series(history: History, pattern: str) -> list[SavedRuns]:
+    """The saved runs of every test matching ``pattern``; at least one."""
+    found = list(history.matching(pattern))
     if not found:
         raise UsageError(f"no test in {history.path} matches {pattern!r}")
     return found
@@ -155,20 +154,18 @@ def _label(nodeid: str, machine: str, several_machines: bool, width: int) -> str
     return label if len(label) <= width else "…" + label[-(width - 1) :]
 
 
-def _baseline_value(
-    history: History, nodeid: str, machine: str, rows: Sequence[Sequence[Any]], metric: str
-) -> float | None:
+def _baseline_value(rows: Sequence[SummaryRow], metric: str) -> float | None:
     """The metric's median over the baseline runs before the newest, as the plugin pools
     them."""
-    before = history.baseline_runs(nodeid, machine, before=int(rows[-1][0]))
-    chosen = [value for value in metric_values(before, metric) if value is not None]
+    before = baseline_rows(rows, before=rows[-1].run)
+    chosen = [value for row in before if (value := row.metric(metric)) is not None]
     return median(chosen) if chosen else None
 
 
 def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) -> int:
     found = _series(history, pattern)
-    several = len({machine for _, machine, _ in found}) > 1
-    longest = max(len(rows) for _, _, rows in found)
+    several = len({saved.machine for saved in found}) > 1
+    longest = max(len(saved.rows) for saved in found)
     spark_width = max(1, min(SPARK_RUNS, longest, (width - NUMBER_COLUMNS) // 3))
     name_width = max(20, width - NUMBER_COLUMNS - spark_width)
     header = (
@@ -176,17 +173,18 @@ def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) 
         f"{'recent':<{spark_width}}"
     )
     out.write(header[:width].rstrip() + "\n")  # "recent" may be wider than few runs
-    for nodeid, machine, rows in found:
-        values = metric_values(rows, metric)
+    for saved in found:
+        rows = saved.rows
+        values = [row.metric(metric) for row in rows]
         latest = values[-1] if values else None
-        baseline = _baseline_value(history, nodeid, machine, rows, metric)
+        baseline = _baseline_value(rows, metric) if rows else None
         change = "-"
         if latest is not None and baseline:
             change = f"{(latest / baseline - 1) * 100:+.1f}%"
         shown_latest = "-" if latest is None else format_metric(metric, latest)
         shown_baseline = "-" if baseline is None else format_metric(metric, baseline)
         line = (
-            f"{_label(nodeid, machine, several, name_width):<{name_width}} "
+            f"{_label(saved.nodeid, saved.machine, several, name_width):<{name_width}} "
             f"{shown_latest:>9} {shown_baseline:>9} {change:>8} {len(rows):>5} "
             f"{sparkline(values[-spark_width:])}"
         )
@@ -194,7 +192,7 @@ def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) 
     return 0
 
 
-def _run_text(runs: dict[str, Any], run_id: str) -> str:
+def _run_text(runs: Mapping[str, Mapping[str, Any]], run_id: str) -> str:
     run = runs.get(run_id, {})
     commit = (run.get("commit") or "unknown")[:12]
     return f"run {run_id} ({run.get('time') or 'time unknown'}, commit {commit})"
@@ -202,22 +200,21 @@ def _run_text(runs: dict[str, Any], run_id: str) -> str:
 
 def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
     found = _series(history, pattern)
-    several = len({machine for _, machine, _ in found}) > 1
-    runs = history.document["runs"]
+    several = len({saved.machine for saved in found}) > 1
+    runs = history.runs
     reported = 0
-    for nodeid, machine, rows in found:
-        window = rows[-TREND_RUNS:]
+    for saved in found:
         measured = [
             (row, value)
-            for row, value in zip(window, metric_values(window, metric), strict=True)
-            if value is not None
+            for row in saved.rows[-TREND_RUNS:]
+            if (value := row.metric(metric)) is not None
         ]
         recent = [row for row, _ in measured]
         values = [value for _, value in measured]
-        label = _label(nodeid, machine, several, 200)
+        label = _label(saved.nodeid, saved.machine, several, 200)
         change = find_change(values)
         if isinstance(change, Step):
-            run_id = str(recent[change.index][0])
+            run_id = str(recent[change.index].run)
             out.write(
                 f"{label}: step {change.change * 100:+.1f}% in {metric} "
                 f"({format_metric(metric, change.before)} -> "
@@ -229,7 +226,7 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
             out.write(
                 f"{label}: creep {change.relative * 100:+.2f}% a run in {metric} "
                 f"({format_metric(metric, abs(change.slope))} a run) over the last "
-                f"{len(values)} runs, since {_run_text(runs, str(recent[0][0]))}, "
+                f"{len(values)} runs, since {_run_text(runs, str(recent[0].run))}, "
                 f"p={change.p_value:.1g}\n"
             )
             reported += 1
@@ -241,61 +238,51 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
 
 
 def _check(history: History, settings: Settings, out: TextIO) -> int:
-    runs = history.document["runs"]
-    if not runs:
+    if not history.runs:
         raise UsageError(f"{history.path}: the history has no runs")
-    newest = max(runs, key=int)
+    newest = max(history.runs, key=int)
     regressed: list[str] = []
     checked = 0
-    for nodeid, machine, entry in history.matching():
-        rows = entry["summaries"]
-        if not rows or str(rows[-1][0]) != newest:
+    for saved in history.matching():
+        if not saved.rows or str(saved.rows[-1].run) != newest:
             continue
         checked += 1
-        row = rows[-1]
-        if row[1] == "r":
-            regressed.append(f"{nodeid}: regressed when it was saved (run {newest})")
+        if saved.rows[-1].status == "rejected":
+            regressed.append(f"{saved.nodeid}: regressed when it was saved (run {newest})")
             continue
-        finding = _recheck(
-            history, settings=settings, nodeid=nodeid, machine=machine, entry=entry, row=row
-        )
+        finding = _recheck(history, saved, settings)
         if finding:
-            regressed.append(f"{nodeid}: {finding}")
+            regressed.append(f"{saved.nodeid}: {finding}")
     for line in regressed:
         out.write(line + "\n")
     out.write(f"run {newest}: {checked} tests checked, {len(regressed)} regressed\n")
     return 1 if regressed else 0
 
 
-def _recheck(
-    history: History,
-    *,
-    settings: Settings,
-    nodeid: str,
-    machine: str,
-    entry: dict[str, Any],
-    row: list[Any],
-) -> str | None:
-    """The plugin's regression checks of a saved run against the accepted runs before it
-    (at equal machine speed); a description of what regressed, or None."""
-    history.check_runs(nodeid, machine, [row])
-    samples = entry["samples"].get(str(row[0]))
-    baseline = history.baseline(nodeid, machine, before=int(row[0]))
-    if not samples or not samples.get("wall") or baseline is None:
+def _recheck(history: History, saved: SavedRuns, settings: Settings) -> str | None:
+    """The plugin's regression checks of a test's newest saved run against the accepted
+    runs before it (at equal machine speed); a description of what regressed, or None."""
+    row = saved.rows[-1]
+    history.check_runs(saved, [row])
+    samples = saved.samples(row.run)
+    baseline = history.baseline(saved.nodeid, saved.machine, before=row.run)
+    if not samples.get("wall") or baseline is None:
         return None
-    budget = _budget(settings, nodeid)
-    cpu = row[SUMMARY_COLUMNS.index("cpu")]
+    budget = _budget(settings, saved.nodeid)
     measurement = Measurement(
         wall=tuple(samples["wall"]),
-        cpu=(float(cpu),) if isinstance(cpu, int | float) else (0.0,),
+        cpu=(row.metric("cpu") or 0.0,),
         memory=tuple(samples.get("memory", [])),
-        ops=float(row[3]),
-        reference=row[SUMMARY_COLUMNS.index("reference")],
+        ops=row.ops,
+        reference=row.reference,
     )
-    found = [
-        check for check in check_regressions(budget, measurement, baseline) if check.regressed
-    ]
-    return "; ".join(describe_regression(check) for check in found) or None
+    checks = check_regressions(
+        measurement,
+        baseline,
+        budget.regression,
+        throughput=budget.limits_metric("throughput"),
+    )
+    return "; ".join(describe_regression(check) for check in checks if check.regressed) or None
 
 
 def _prune(path: Path, keep: int, out: TextIO) -> int:
@@ -304,12 +291,12 @@ def _prune(path: Path, keep: int, out: TextIO) -> int:
     try:
         with locked(path):
             history = History.load(path)
-            before = len(history.document["runs"])
+            before = len(history.runs)
             history.prune(keep)
             history.save()
     except HistoryError as error:
         raise UsageError(str(error)) from None
-    dropped = before - len(history.document["runs"])
+    dropped = before - len(history.runs)
     out.write(f"{path}: kept the newest {keep} runs per test; {dropped} runs dropped\n")
     return 0
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from .report import Record
 
-
-def pytest_perfbudget_result(item: pytest.Item, result: Record) -> None:
+def pytest_perfbudget_result(item: pytest.Item, result: dict[str, Any]) -> None:
     """Called once for every judged test, in the process that ran it.
 
     ``result`` is the test's entry of the JSON report (builtins only): its metrics,

@@ -9,11 +9,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .budget import format_metric
-from .history import History, metric_values, write_text_atomic
+from .baseline import baseline_rows
+from .files import write_text_atomic
+from .history import History, SavedRuns
+from .metrics import format_metric, metric
 from .stats import median
+from .summary_row import SummaryRow
 
 __all__ = ["render_report", "write_report"]
 
@@ -21,6 +24,8 @@ WIDTH, HEIGHT = 560, 180
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
 LINES = {"p50": ("#1f6feb", ""), "p95": ("#8250df", "5 3")}
 MEMORY_COLOR = "#1a7f37"
+#: The metrics whose limits a chart draws: those it draws the values of.
+_DRAWN_METRICS = frozenset([*LINES, "memory"])
 LIMIT_COLOR = "#cf222e"
 BAND_COLOR = "#d0d7de"
 
@@ -86,7 +91,7 @@ def _chart(
     known = [value for values, _, _ in series.values() for value in values if value is not None]
     top = max([*known, *(band or ())], default=0.0)
     # a limit far above the data would flatten it: such a limit is named, not drawn
-    drawn = {metric: bound for metric, bound in limits.items() if top <= 0 or bound <= 3 * top}
+    drawn = {name: bound for name, bound in limits.items() if top <= 0 or bound <= 3 * top}
     top = max([top, *drawn.values()])
     scale = top * 1.1 if top > 0 else 1.0
     parts = [
@@ -109,26 +114,26 @@ def _chart(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{html.escape(format_metric(unit_metric, value))}</text>"
         )
-    above = [metric for metric in limits if metric not in drawn]
-    for offset, metric in enumerate(above):
+    above = [name for name in limits if name not in drawn]
+    for offset, name in enumerate(above):
         parts.append(
             f'<text class="limit" x="{WIDTH - RIGHT - 4}" y="{TOP + 10 + 14 * offset}" '
-            f'text-anchor="end" fill="{LIMIT_COLOR}">{html.escape(metric)} limit '
-            f"{html.escape(format_metric(unit_metric, limits[metric]))} (far above)</text>"
+            f'text-anchor="end" fill="{LIMIT_COLOR}">{html.escape(name)} limit '
+            f"{html.escape(format_metric(unit_metric, limits[name]))} (far above)</text>"
         )
-    for metric, bound in drawn.items():
+    for name, bound in drawn.items():
         y = _y(bound, scale)
         parts.append(
             f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{LIMIT_COLOR}" stroke-dasharray="6 3"/>'
             f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end" '
-            f'fill="{LIMIT_COLOR}">{html.escape(metric)} limit '
+            f'fill="{LIMIT_COLOR}">{html.escape(name)} limit '
             f"{html.escape(format_metric(unit_metric, bound))}</text>"
         )
-    for metric, (values, color, dash) in series.items():
+    for name, (values, color, dash) in series.items():
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(
-            f'<polyline class="{html.escape(metric)}" fill="none" stroke="{color}" '
+            f'<polyline class="{html.escape(name)}" fill="none" stroke="{color}" '
             f'stroke-width="2"{dashes} points="{_points(values, scale, len(runs))}"/>'
         )
     if runs:
@@ -141,59 +146,57 @@ def _chart(
     return "".join(parts)
 
 
-def _band(rows: Sequence[Sequence[Any]], threshold: float) -> tuple[float, float] | None:
+def _band(rows: Sequence[SummaryRow], threshold: float) -> tuple[float, float] | None:
     """From the baseline's p50 (over ``rows``, its runs) up to where a regression of
     ``threshold`` begins."""
-    chosen = [value for value in metric_values(rows, "p50") if value is not None]
+    chosen = [value for row in rows if (value := row.metric("p50")) is not None]
     if not chosen:
         return None
     baseline = median(chosen)
     return baseline, baseline * (1 + threshold)
 
 
-def _limits(entry: dict[str, Any], metrics: Sequence[str]) -> dict[str, float]:
-    limits: dict[str, dict[str, float]] = entry.get("limits") or {}
+def _limits(saved: SavedRuns, kind: str) -> dict[str, float]:
+    """The test's maximums on metrics of ``kind`` that its chart draws as lines."""
     return {
-        metric: float(bound["max"])
-        for metric, bound in limits.items()
-        if metric in metrics and "max" in bound
+        name: float(bound["max"])
+        for name, bound in saved.limits.items()
+        if name in _DRAWN_METRICS and metric(name).kind == kind and "max" in bound
     }
 
 
-def _section(history: History, nodeid: str, machine: str, threshold: float) -> str:
-    entry: dict[str, Any] = history.document["tests"][nodeid][machine]
-    runs: dict[str, Any] = history.document["runs"]
-    rows = entry["summaries"]
-    run_ids = [str(row[0]) for row in rows]
+def _section(history: History, saved: SavedRuns, threshold: float) -> str:
+    nodeid, rows = saved.nodeid, saved.rows
+    run_ids = [str(row.run) for row in rows]
     times = {
-        metric: (metric_values(rows, metric), color, dash)
-        for metric, (color, dash) in LINES.items()
+        name: ([row.metric(name) for row in rows], color, dash)
+        for name, (color, dash) in LINES.items()
     }
     charts = [
         _chart(
             f"{nodeid}: time per call",
             series=times,
             unit_metric="p50",
-            limits=_limits(entry, ("p50", "p95", "latency")),
-            band=_band(history.baseline_runs(nodeid, machine), threshold),
+            limits=_limits(saved, "duration"),
+            band=_band(baseline_rows(rows, None), threshold),
             runs=run_ids,
         )
     ]
-    memory = metric_values(rows, "memory")
+    memory = [row.metric("memory") for row in rows]
     if any(value for value in memory):
         charts.append(
             _chart(
                 f"{nodeid}: peak memory growth",
                 series={"memory": (memory, MEMORY_COLOR, "")},
                 unit_metric="memory",
-                limits=_limits(entry, ("memory",)),
+                limits=_limits(saved, "size"),
                 band=None,
                 runs=run_ids,
             )
         )
-    newest = runs.get(run_ids[-1], {}) if run_ids else {}
+    newest = history.runs.get(run_ids[-1], {}) if run_ids else {}
     meta = (
-        f"machine {html.escape(machine[:12])} · {len(rows)} runs · newest run "
+        f"machine {html.escape(saved.machine[:12])} · {len(rows)} runs · newest run "
         f"{html.escape(run_ids[-1] if run_ids else '-')} "
         f"({html.escape(str(newest.get('time') or '-'))}, commit "
         f"{html.escape(str(newest.get('commit') or '-')[:12])})"
@@ -210,9 +213,9 @@ def render_report(
     """The page, and how many tests it charts; ``threshold_of`` gives a test's latency
     regression threshold (+0.2 for +20%)."""
     sections = [
-        _section(history, nodeid, machine, threshold_of(nodeid))
-        for nodeid, machine, entry in history.matching(pattern)
-        if entry["summaries"]
+        _section(history, saved, threshold_of(saved.nodeid))
+        for saved in history.matching(pattern)
+        if saved.rows
     ]
     legend = (
         '<p class="legend">'
@@ -231,7 +234,7 @@ def render_report(
         f"<style>{STYLE}</style></head><body>"
         f"<h1>Performance history</h1>"
         f'<p class="meta">{html.escape(str(history.path))} · {len(sections)} tests · '
-        f"{len(history.document['runs'])} runs</p>{legend}"
+        f"{len(history.runs)} runs</p>{legend}"
         '<p><input id="filter" type="search" placeholder="filter tests by name"></p>'
         f"{''.join(sections)}<script>{SCRIPT}</script></body></html>\n"
     )

@@ -1,18 +1,17 @@
-"""Measuring calls: rounds and calibration, wall and CPU time, peak memory growth."""
+"""Measuring calls: rounds, wall and CPU time, the machine's speed while measuring, the
+``perf`` fixture's meter; peak memory through a :mod:`.memory` probe."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import gc
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 from time import perf_counter_ns, process_time_ns
-from typing import Any, Literal, ParamSpec, Protocol, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
+from .memory import MemoryProbe
 from .stats import median, percentile
 
 __all__ = [
@@ -23,12 +22,10 @@ __all__ = [
     "Clock",
     "MeasuredBlock",
     "Measurement",
-    "MemoryProbe",
     "PerfMeter",
     "Rounds",
     "Sampler",
     "active_tracer",
-    "default_memory_probe",
     "reference_seconds",
     "with_external_timings",
 ]
@@ -66,112 +63,6 @@ class Clock:
             start = wall_ns()
             deltas.append(wall_ns() - start)
         return int(median(deltas))
-
-
-class MemoryProbe(Protocol):
-    """Measures the peak memory growth of the code run between ``start`` and ``stop``."""
-
-    method: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> int:
-        """Peak resident memory during the call minus resident memory at its start, bytes."""
-        ...
-
-
-def _status_kib(status: str, field: str) -> int:
-    for line in status.splitlines():
-        if line.startswith(field):
-            return int(line.split()[1])
-    raise OSError(f"/proc/self/status has no {field}")
-
-
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None)  # the C library the interpreter is linked against
-        trim: Callable[[int], int] = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-    return trim
-
-
-class LinuxPeakProbe:
-    """Exact peak growth from the kernel's high-water mark, with no cost during the call.
-
-    ``start`` collects garbage, returns freed heap to the OS (glibc ``malloc_trim``),
-    resets the high-water mark by writing ``5`` to ``/proc/self/clear_refs`` and notes the
-    resident size; ``stop`` reads ``VmHWM``.
-    """
-
-    method = "linux-vmhwm"
-
-    def __init__(self, proc: Path = Path("/proc/self")) -> None:
-        self._clear_refs = proc / "clear_refs"
-        self._status = proc / "status"
-        self._malloc_trim = _load_malloc_trim()
-        self._start_kib = 0
-
-    def start(self) -> None:
-        gc.collect()
-        if self._malloc_trim is not None:
-            self._malloc_trim(0)
-        self._clear_refs.write_text("5")
-        self._start_kib = _status_kib(self._status.read_text(), "VmRSS:")
-
-    def stop(self) -> int:
-        peak_kib = _status_kib(self._status.read_text(), "VmHWM:")
-        return max(0, peak_kib - self._start_kib) * 1024
-
-
-class SamplingProbe:
-    """Polls the resident size from a thread: the last resort where no peak is kept."""
-
-    method = "psutil-sampling"
-
-    def __init__(self, interval: float = 0.001) -> None:
-        import psutil
-
-        self._process = psutil.Process()
-        self._interval = interval
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._start_rss = 0
-        self._peak_rss = 0
-
-    def _poll(self) -> None:
-        while not self._stopping.wait(self._interval):
-            self._peak_rss = max(self._peak_rss, self._process.memory_info().rss)
-
-    def start(self) -> None:
-        gc.collect()
-        self._start_rss = self._peak_rss = self._process.memory_info().rss
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._poll, name="perfbudget-rss", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> int:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._peak_rss = max(self._peak_rss, self._process.memory_info().rss)
-        return max(0, self._peak_rss - self._start_rss)
-
-
-def default_memory_probe() -> MemoryProbe:
-    """The most exact probe this platform allows."""
-    if sys.platform.startswith("linux"):
-        probe = LinuxPeakProbe()
-        try:
-            probe.start()
-            probe.stop()
-        except OSError:
-            pass
-        else:
-            return probe
-    return SamplingProbe()
 
 
 def _name_of(function: object) -> str:

@@ -1,11 +1,13 @@
 """Run-wide settings from flags, ``[tool.perfbudget]`` and ``perf_*`` ini options.
 
 Precedence: command-line flag > pyproject.toml > ini option > built-in default (a marker
-keyword beats all of them, in :mod:`budget`).
+keyword beats all of them, in :mod:`budget`). The plugin gets the ini options from pytest;
+the ``perfbudget`` tool finds the files as pytest would (:func:`find_project`).
 """
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import fnmatch
 import os
@@ -22,18 +24,23 @@ from .budget import (
     build_budget,
     parse_regression,
 )
-from .units import UnitError, parse_duration
+from .units import UnitError, parse_count, parse_duration
 
 __all__ = [
+    "INI_KEYS",
     "ConfigError",
     "IniOption",
+    "Project",
     "Settings",
     "expand_path",
+    "find_project",
     "load_settings",
     "read_pyproject",
 ]
 
 DEFAULT_HISTORY = ".perf/history.json"
+#: The settings a ``[tool.perfbudget]`` table, a ``perf_*`` ini option or a flag can give.
+INI_KEYS = ("history", "warmup", "max_time", "regression", "keep")
 DEFAULT_KEEP = 50
 TABLE = "[tool.perfbudget]"
 
@@ -84,8 +91,7 @@ class Settings:
         return None
 
 
-def read_pyproject(path: Path) -> Mapping[str, object]:
-    """The ``[tool.perfbudget]`` table of a pyproject.toml, empty when it has none."""
+def _read_toml(path: Path) -> dict[str, object]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
@@ -93,29 +99,115 @@ def read_pyproject(path: Path) -> Mapping[str, object]:
 
     try:
         with path.open("rb") as file:
-            document = tomllib.load(file)
+            return tomllib.load(file)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: cannot read it as TOML: {error}") from None
-    table = document.get("tool", {}).get("perfbudget", {})
+
+
+def _tool_table(document: Mapping[str, object], *keys: str) -> object:
+    """``document["tool"][keys[0]]...``, or None where a level is missing."""
+    table: object = document.get("tool")
+    for key in keys:
+        table = table.get(key) if isinstance(table, dict) else None
+    return table
+
+
+def read_pyproject(path: Path) -> Mapping[str, object]:
+    """The ``[tool.perfbudget]`` table of a pyproject.toml, empty when it has none."""
+    table = _tool_table(_read_toml(path), "perfbudget")
+    if table is None:
+        return {}
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: {TABLE} must be a table, got {table!r}")
     return table
 
 
-def _whole_number(value: object, *, minimum: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UnitError(f"expected a whole number of at least {minimum}")
-    return value
+@dataclasses.dataclass(frozen=True)
+class Project:
+    """Where pytest, run in a directory without arguments, finds its configuration."""
+
+    rootdir: Path
+    #: The configuration file pytest reads (pytest.ini, pyproject.toml, tox.ini, setup.cfg).
+    inifile: Path | None
+    #: The pyproject.toml whose ``[tool.perfbudget]`` applies, if any.
+    pyproject: Path | None
+
+
+#: Where each configuration file keeps pytest's options, in the order pytest looks.
+_INI_SECTIONS = (
+    ("pytest.ini", "pytest"),
+    (".pytest.ini", "pytest"),
+    ("pyproject.toml", "tool.pytest.ini_options"),
+    ("tox.ini", "pytest"),
+    ("setup.cfg", "tool:pytest"),
+)
+
+
+def _pytest_table(pyproject: Mapping[str, object]) -> dict[str, object] | None:
+    """pytest's options in a pyproject.toml: ``[tool.pytest.ini_options]``, or since
+    pytest 9 ``[tool.pytest]`` itself."""
+    table = _tool_table(pyproject, "pytest")
+    if not isinstance(table, dict):
+        return None
+    options = table.get("ini_options", table)
+    return options if isinstance(options, dict) else None
+
+
+def _has_pytest_section(path: Path, section: str) -> bool:
+    if path.name.endswith("pytest.ini"):
+        return True  # pytest takes it even when it is empty
+    if path.suffix == ".toml":
+        return _pytest_table(_read_toml(path)) is not None
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it: {error}") from None
+    return parser.has_section(section)
+
+
+def find_project(directory: Path) -> Project:
+    """The configuration pytest finds from ``directory`` with no arguments: the first of
+    its configuration files, in this directory or the nearest parent, that has a pytest
+    section (its directory is the rootdir); else the nearest pyproject.toml; else
+    ``directory`` itself."""
+    directory = directory.resolve()
+    for folder in (directory, *directory.parents):
+        for name, section in _INI_SECTIONS:
+            candidate = folder / name
+            if candidate.is_file() and _has_pytest_section(candidate, section):
+                pyproject = folder / "pyproject.toml"
+                return Project(folder, candidate, pyproject if pyproject.is_file() else None)
+    for folder in (directory, *directory.parents):
+        if (folder / "pyproject.toml").is_file():
+            pyproject = folder / "pyproject.toml"
+            return Project(folder, pyproject, pyproject)
+    return Project(directory, None, None)
+
+
+def read_ini_options(inifile: Path) -> dict[str, IniOption]:
+    """The ``perf_*`` options set in ``inifile``, by setting name, as pytest reads them."""
+    section = dict(_INI_SECTIONS)[inifile.name]
+    raw: Mapping[str, object]
+    if inifile.suffix == ".toml":
+        raw = _pytest_table(_read_toml(inifile)) or {}
+    else:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(inifile, encoding="utf-8")
+        raw = dict(parser[section]) if parser.has_section(section) else {}
+    return {
+        key: IniOption(str(raw[f"perf_{key}"]), str(inifile))
+        for key in INI_KEYS
+        if f"perf_{key}" in raw and str(raw[f"perf_{key}"])
+    }
 
 
 def _warmup(value: object) -> int:
-    return _whole_number(value, minimum=0)
+    return parse_count(value, minimum=0, text=True)
 
 
 def _keep(value: object) -> int:
-    return _whole_number(value, minimum=1)
+    return parse_count(value, minimum=1, text=True)
 
 
 def expand_path(text: str) -> Path:
@@ -130,7 +222,6 @@ def _path(value: object) -> Path:
     return expand_path(value)
 
 
-KEYS = ("history", "warmup", "max_time", "regression", "keep")
 T = TypeVar("T")
 
 
@@ -207,8 +298,8 @@ def load_settings(
     table = dict(read_pyproject(pyproject)) if pyproject is not None else {}
     raw_entries = table.pop("budget", [])
     for key, value in table.items():
-        if key not in KEYS:
-            known = ", ".join([*KEYS, "budget"])
+        if key not in INI_KEYS:
+            known = ", ".join([*INI_KEYS, "budget"])
             raise ConfigError(
                 f"{pyproject}: {TABLE} has unknown key {key} = {value!r} (known: {known})"
             )

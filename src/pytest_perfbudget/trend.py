@@ -1,6 +1,6 @@
 """Trends over a test's history: step changes and slow creep, and sparklines.
 
-Per STATISTICS.md ("Trend over a history"): over the last :data:`TREND_RUNS` run medians,
+As docs/explanation/statistics.md explains: over the last :data:`TREND_RUNS` run medians,
 a single-split Mann-Whitney step detector (alpha 0.001, Bonferroni-corrected over the
 splits tried, at least :data:`MIN_SIDE` runs a side) finds a persistent shift and the run
 where it began; Mann-Kendall with the Theil-Sen slope finds slow creep. Trends are

@@ -16,6 +16,7 @@ __all__ = [
     "format_percentage",
     "format_rate",
     "format_size",
+    "parse_count",
     "parse_duration",
     "parse_percentage",
     "parse_rate",
@@ -120,6 +121,16 @@ def parse_rate(value: object) -> float:
         raise UnitError(f"unknown period {period!r} in rate {value!r} (use s, min or h)")
     number = float(match["number"]) * RATE_MULTIPLIERS[match["multiplier"]]
     return _checked_number(number / RATE_PERIODS[period], "rate", value)
+
+
+def parse_count(value: object, *, minimum: int, text: bool = False) -> int:
+    """A whole number of at least ``minimum``: an int (a bool is not one), or with ``text``
+    a string of digits, as ini options and command-line arguments are written."""
+    if text and isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UnitError(f"expected a whole number of at least {minimum}")
+    return value
 
 
 def parse_percentage(value: object) -> float:

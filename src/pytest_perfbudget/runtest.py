@@ -1,0 +1,251 @@
+"""Each budgeted test's run: measure its call (or let ``perf`` or pytest-benchmark measure
+inside it), judge it, profile it when it failed, and put the verdict in its own report.
+
+:class:`BudgetedTestHooks` is registered only once collection found a budgeted test, so a
+suite without budgets never calls these hooks.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Generator
+from types import CodeType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .baseline import Baseline
+from .budget import Budget, PerfBudgetWarning
+from .ci import junit_properties
+from .integrations import BenchmarkStandIn, benchmark_disabled, benchmark_timings
+from .measure import Clock, Sampler, with_external_timings
+from .memory import MemoryProbe, default_memory_probe
+from .profile import Profile, ProfileError, profile_calls, profile_filename
+from .result import PerfResult, judge
+
+if TYPE_CHECKING:
+    from .session import PerfSession
+
+__all__ = ["MARKER", "BudgetedTestHooks", "baseline_key", "budget_error_key", "budget_key"]
+
+MARKER = "perf_budget"
+CLOCK = Clock()
+PROFILE_SECTION = "perf profile"
+BENCHMARK_DISABLED = (
+    "pytest-perfbudget: pytest-benchmark is disabled (--benchmark-disable, or under xdist), "
+    "so the budgets of tests that use its benchmark fixture were not judged"
+)
+
+budget_key = pytest.StashKey[Budget]()
+#: Why a test's budget cannot be judged (a bad marker, saved results it cannot use).
+budget_error_key = pytest.StashKey[str]()
+baseline_key = pytest.StashKey[Baseline]()
+sampler_key = pytest.StashKey[Sampler]()
+result_key = pytest.StashKey[PerfResult]()
+profile_key = pytest.StashKey["Profile | str"]()
+
+
+class BudgetedTestHooks:
+    """The per-test hooks, registered only once a collected test has a budget."""
+
+    name = "perfbudget-tests"
+
+    def __init__(self, session: PerfSession) -> None:
+        self._session = session
+        self._memory_probe: MemoryProbe | None = None
+        #: Each judged test's result until its call report is logged: pytest-rerunfailures
+        #: logs an attempt that it runs again with the outcome "rerun", which is no result.
+        self._judged: dict[str, tuple[pytest.Item, PerfResult]] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        error = item.stash.get(budget_error_key, None)
+        if error is not None:
+            pytest.fail(error, pytrace=False)
+        if budget_key in item.stash:
+            if self._memory_probe is None:
+                self._memory_probe = default_memory_probe()
+            item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
+
+    def _judge(
+        self, item: pytest.Item, sampler: Sampler, benchmark: object = None
+    ) -> PerfResult | None:
+        """The test's result from what ``sampler`` measured, or None when it measured
+        nothing; with pytest-benchmark's ``benchmark`` fixture, judged on its timings, with
+        the memory and CPU share measured around its whole run."""
+        budget = item.stash[budget_key]
+        measurement = sampler.measurement(budget.ops)
+        if measurement is not None and benchmark is not None:
+            timings = benchmark_timings(benchmark)
+            measurement = with_external_timings(measurement, timings) if timings else None
+        if measurement is None:
+            return None
+        file, line, _ = item.location
+        return judge(
+            item.nodeid,
+            budget,
+            measurement,
+            item.stash.get(baseline_key, None),
+            warn_only=self._session.warn_only,
+            accept=self._session.accept,
+            file=file,
+            line=None if line is None else line + 1,
+        )
+
+    def _profile(
+        self, item: pytest.Function, call: Callable[[], object], code: CodeType | None
+    ) -> Profile | str:
+        """The test's profile, or a one-line reason why there is none."""
+        profile_dir = self._session.profile_dir
+        try:
+            profile = profile_calls(call, code, html=profile_dir is not None)
+        except ProfileError as error:
+            return f"no profile: {error}"
+        if profile.html is not None and profile_dir is not None:
+            target = profile_dir / profile_filename(item.nodeid)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(profile.html, encoding="utf-8")
+            except OSError as error:
+                self._session.notice(
+                    f"--perf-profile-dir: cannot write {target}: {error}; "
+                    "no more HTML profiles are written"
+                )
+                self._session.profile_dir = None
+        return profile
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        """Measure the test call (or let the ``perf`` fixture or pytest-benchmark measure
+        inside it), measure once more, pooling the samples, when the result looks like a
+        regression, and profile the test once judged when it failed (or when asked to)."""
+        sampler = pyfuncitem.stash.get(sampler_key, None)
+        if sampler is None:
+            return (yield)
+        budget = pyfuncitem.stash[budget_key]
+        test_function = pyfuncitem.obj
+        benchmark = pyfuncitem.funcargs.get("benchmark") if _uses_benchmark(pyfuncitem) else None
+        if benchmark is not None and benchmark_disabled(benchmark):
+            self._session.notice(BENCHMARK_DISABLED)
+            return (yield)  # --benchmark-disable: nothing is timed, so nothing is judged
+
+        def measure(call: Callable[[], object]) -> object:
+            if "perf" in pyfuncitem.fixturenames:
+                return call()
+            return sampler.run(
+                call, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time
+            )
+
+        def measured_test_function(**kwargs: Any) -> object:
+            call = functools.partial(test_function, **kwargs)
+            sampler.note_machine_speed()
+            if benchmark is not None:
+                result = sampler.run(call, rounds=1, warmup=0, max_time=0.0)
+                sampler.note_machine_speed()
+                judged = self._judge(pyfuncitem, sampler, benchmark)
+                kwargs["benchmark"] = BenchmarkStandIn(benchmark)
+                call = functools.partial(test_function, **kwargs)
+            else:
+                result = measure(call)
+                sampler.note_machine_speed()
+                judged = self._judge(pyfuncitem, sampler)
+                if judged is not None and judged.regressed and budget.rounds != 1:
+                    result = measure(call)  # confirm: judged again on both measurements
+                    sampler.note_machine_speed()
+                    judged = self._judge(pyfuncitem, sampler)
+            sampler.stop_recording()
+            if judged is None:
+                return result
+            pyfuncitem.stash[result_key] = judged
+            if judged.verdict == "fail" or self._session.profile_all:
+                code = getattr(inspect.unwrap(test_function), "__code__", None)
+                pyfuncitem.stash[profile_key] = self._profile(pyfuncitem, call, code)
+            return result
+
+        pyfuncitem.obj = measured_test_function
+        try:
+            return (yield)
+        finally:
+            pyfuncitem.obj = test_function
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "call" or sampler_key not in item.stash:
+            return report
+        del item.stash[sampler_key]
+        judged = item.stash.get(result_key, None)
+        profile = item.stash.get(profile_key, None)
+        if result_key in item.stash:
+            del item.stash[result_key]
+        if profile_key in item.stash:
+            del item.stash[profile_key]
+        if not report.passed or hasattr(report, "wasxfail"):
+            return report
+        if judged is None:
+            if not _benchmark_disabled(item):
+                report.outcome = "failed"
+                report.longrepr = f"{item.nodeid}: {MARKER} {_measured_nothing(item)}"
+            return report
+        self._judged[item.nodeid] = (item, judged)
+        properties = list(junit_properties(judged))
+        item.user_properties.extend(properties)  # the teardown report, which junitxml reads
+        report.user_properties.extend(properties)
+        failures = list(judged.messages) if judged.verdict == "fail" else []
+        warned = list(judged.messages) if judged.verdict == "warn" else []
+        failures += [
+            f"{PerfBudgetWarning.__name__}: {message}"
+            for message in [*warned, *judged.notes]
+            if not _warned(item, message)
+        ]
+        if failures:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(failures)
+        if profile is not None:
+            text = profile if isinstance(profile, str) else profile.report()
+            report.sections.append((PROFILE_SECTION, text))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Take a judged test's result when its call is logged, unless it is run again."""
+        if report.when != "call":
+            return
+        outcome: str = report.outcome  # pytest-rerunfailures adds "rerun" to pytest's three
+        judged = self._judged.pop(report.nodeid, None)
+        if judged is not None and outcome != "rerun":
+            item, result = judged
+            self._session.results[item.nodeid] = result
+            item.ihook.pytest_perfbudget_result(item=item, result=result.to_json())
+
+
+def _warned(item: pytest.Item, message: str) -> bool:
+    """Issue ``message`` as a warning of ``item``; False when the warning filters made it
+    an error (``-W error``, ``filterwarnings = error``): then it fails the test."""
+    try:
+        item.warn(PerfBudgetWarning(message))
+    except PerfBudgetWarning:
+        return False
+    return True
+
+
+def _uses_benchmark(item: pytest.Item) -> bool:
+    return "benchmark" in getattr(item, "fixturenames", ())
+
+
+def _benchmark_disabled(item: pytest.Item) -> bool:
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    return fixture is not None and _uses_benchmark(item) and benchmark_disabled(fixture)
+
+
+def _measured_nothing(item: pytest.Item) -> str:
+    if _uses_benchmark(item):
+        return "measured nothing: the test requests benchmark but never called benchmark(...)"
+    if "perf" in getattr(item, "fixturenames", ()):
+        return (
+            "measured nothing: the test requests the perf fixture but never called "
+            "perf(...) or entered perf.measure()"
+        )
+    return "measured nothing: the test function was not called through pytest_pyfunc_call"

@@ -1,0 +1,85 @@
+"""One saved run of one test, as a history's summary row: the columns and a named view.
+
+The history stores each run of a test as a list, one value per column of
+:data:`SUMMARY_COLUMNS` (a list, not an object, because rows are most of the file). Code
+outside the storage reads rows through :class:`SummaryRow`, never by position.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from .metrics import SAVED_METRICS
+
+__all__ = ["STATUS_CODES", "SUMMARY_COLUMNS", "Status", "SummaryRow"]
+
+#: What identifies a run and how the history took it, then the machine's speed while
+#: measuring (seconds of the reference kernel), then the saved metrics.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "run", "status", "rounds", "ops", "reference", *SAVED_METRICS,
+)  # fmt: skip
+
+#: ``accepted`` into the baseline; ``rejected``, since it regressed (the baseline ignores
+#: it); ``rebased``: accepted on purpose although it regressed, the baseline starts again
+#: from it.
+Status = Literal["accepted", "rejected", "rebased"]
+#: How a status is written in a row (one letter: the rows are most of the file).
+STATUS_CODES: dict[Status, str] = {"accepted": "a", "rejected": "r", "rebased": "b"}
+_STATUS_OF_CODE: dict[str, Status] = {code: status for status, code in STATUS_CODES.items()}
+_COLUMN = {column: index for index, column in enumerate(SUMMARY_COLUMNS)}
+_RUN, _STATUS, _ROUNDS, _OPS, _REFERENCE = range(5)
+_NUMBER_TYPES = frozenset({int, float})
+_LARGEST = sys.float_info.max
+
+
+def _number(value: Any) -> float | None:
+    """``value`` when it is a number a measurement can be (finite, at least 0), else None."""
+    if type(value) in _NUMBER_TYPES and 0 <= value <= _LARGEST:
+        return float(value)
+    return None
+
+
+class SummaryRow:
+    """A named view of a summary row as stored (no copy is made)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.values = values
+
+    def __repr__(self) -> str:
+        return f"SummaryRow({list(self.values)!r})"
+
+    @property
+    def run(self) -> int:
+        """The run's number (checked by the storage before a baseline reads it)."""
+        run: int = self.values[_RUN]
+        return run
+
+    @property
+    def status(self) -> Status | None:
+        """How the history took the run; None for a letter it does not know (a file
+        edited by hand: the storage checks statuses before a baseline reads them)."""
+        code = self.values[_STATUS]
+        return _STATUS_OF_CODE.get(code) if isinstance(code, str) else None
+
+    @property
+    def rounds(self) -> int:
+        rounds: int = self.values[_ROUNDS]
+        return rounds
+
+    @property
+    def ops(self) -> float:
+        return float(self.values[_OPS])
+
+    @property
+    def reference(self) -> float | None:
+        """The machine's speed while measuring (reference kernel seconds), when known."""
+        return _number(self.values[_REFERENCE]) or None
+
+    def metric(self, name: str) -> float | None:
+        """A saved metric's value; None where it was not measured (or where the file holds
+        something other than a number of at least 0)."""
+        return _number(self.values[_COLUMN[name]])
