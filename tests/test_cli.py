@@ -501,6 +501,23 @@ def test_default_history_comes_from_the_project_config(
     assert "t.py::test_a" in output
 
 
+def test_settings_come_from_the_ini_file_as_for_pytest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build(tmp_path / "perf" / "h.json", {"t.py::test_a": [0.01] * 2})
+    (tmp_path / "tox.ini").write_text("[pytest]\nperf_history = perf/h.json\n")
+    (tmp_path / "tests").mkdir()
+    monkeypatch.chdir(tmp_path / "tests")  # pytest finds tox.ini from here: so does the tool
+    status, output = run("show", "--width", "80")
+    assert status == 0
+    assert "t.py::test_a" in output
+    capsys.readouterr()
+    (tmp_path / "tox.ini").write_text("[pytest]\nperf_keep = none\n")
+    status, output = run("prune", "--keep", "3")
+    assert status == 2
+    assert f"{tmp_path / 'tox.ini'}: perf_keep = 'none' is invalid" in capsys.readouterr().err
+
+
 def test_html_names_a_limit_far_above_the_data_instead_of_drawing_it(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
     build(path, {"t.py::test_tiny": [0.0003] * 5, "t.py::test_near": [0.03] * 5})

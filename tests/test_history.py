@@ -646,3 +646,47 @@ def test_a_history_from_before_the_speed_column_is_brought_up_to_date(tmp_path: 
     (entry,) = saved["tests"]["t.py::test_a"].values()
     assert entry["summaries"][0][SUMMARY_COLUMNS.index("reference")] == 3e-5
     assert entry["samples"]["1"] == {"wall": [0.01] * 8, "memory": []}
+
+
+def test_rows_written_with_other_columns_are_read_by_column_name(tmp_path: Path) -> None:
+    # a file from a version that saved fewer metrics, in another order: what it lacks is
+    # null, what it has lands in its column
+    columns = ["run", "status", "rounds", "ops", "reference", "memory", "p50"]
+    old = {
+        "version": 1,
+        "summary_columns": columns,
+        "machines": {"m1": {"cpu": "test"}},
+        "runs": {"1": {"time": "t", "commit": None, "branch": None, "machine": "m1"}},
+        "tests": {
+            "t.py::test_a": {
+                "m1": {
+                    "summaries": [[1, "a", 8, 1.0, 3e-5, 4096, 0.01]],
+                    "samples": {"1": {"wall": [0.01] * 8, "memory": [4096]}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(old))
+    history = History.load(path)
+    (row,) = history.document["tests"]["t.py::test_a"]["m1"]["summaries"]
+    assert dict(zip(SUMMARY_COLUMNS, row, strict=True)) == {
+        "run": 1, "status": "a", "rounds": 8, "ops": 1.0, "reference": 3e-5,
+        "p50": 0.01, "p90": None, "p95": None, "p99": None, "max": None, "cpu": None,
+        "memory": 4096,
+    }  # fmt: skip
+    baseline = history.baseline("t.py::test_a", "m1")
+    assert baseline is not None
+    assert baseline.metrics == {"p50": 0.01, "memory": 4096, "throughput": 100.0}
+
+
+def test_a_column_this_version_does_not_know_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    save_results(path, RUN, [result()], keep=50)
+    document = json.loads(path.read_text())
+    document["summary_columns"][-1] = "p75"
+    path.write_text(json.dumps(document))
+    before = path.read_bytes()
+    with pytest.raises(HistoryError, match=r'"summary_columns" should be columns of \['):
+        History.load(path)
+    assert path.read_bytes() == before

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from pytest_perfbudget.budget import Limit
-from pytest_perfbudget.settings import ConfigError, IniOption, Settings, load_settings
+from pytest_perfbudget.settings import (
+    ConfigError,
+    IniOption,
+    Settings,
+    find_project,
+    load_settings,
+    read_ini_options,
+)
 
 
 def write_pyproject(tmp_path: Path, body: str) -> Path:
@@ -182,3 +189,43 @@ def test_bad_ini_option_names_file_key_and_value(
 def test_bad_flag_names_flag_and_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--perf-regression = 'x' is invalid"):
         load(tmp_path, flags={"regression": "x"})
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("pytest.ini", "[pytest]\nperf_warmup = 4\n"),
+        ("tox.ini", "[tox]\n[pytest]\nperf_warmup = 4\n"),
+        ("setup.cfg", "[tool:pytest]\nperf_warmup = 4\n"),
+        ("pyproject.toml", "[tool.pytest.ini_options]\nperf_warmup = 4\n"),
+        ("pyproject.toml", '[tool.pytest]\nperf_warmup = "4"\n'),
+    ],
+)
+def test_the_project_is_found_as_pytest_finds_its_configuration(
+    tmp_path: Path, name: str, body: str
+) -> None:
+    (tmp_path / name).write_text(body, encoding="utf-8")
+    below = tmp_path / "tests" / "unit"
+    below.mkdir(parents=True)
+    project = find_project(below)
+    assert (project.rootdir, project.inifile) == (tmp_path, tmp_path / name)
+    assert project.inifile is not None
+    options = read_ini_options(project.inifile)
+    assert options == {"warmup": IniOption("4", str(tmp_path / name))}
+
+
+def test_the_first_file_with_a_pytest_section_wins_and_pyproject_is_beside_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py\n")  # no [pytest]: not pytest's
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\nperf_keep = 7\n")
+    write_pyproject(tmp_path, '[tool.perfbudget]\nhistory = "h.json"\n')
+    project = find_project(tmp_path)
+    assert project.inifile == tmp_path / "setup.cfg"
+    assert project.pyproject == tmp_path / "pyproject.toml"
+
+
+def test_without_any_configuration_the_directory_is_the_project(tmp_path: Path) -> None:
+    project = find_project(tmp_path)
+    assert project.rootdir == tmp_path.resolve()
+    assert (project.inifile, project.pyproject) == (None, None)
