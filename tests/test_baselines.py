@@ -480,6 +480,7 @@ def test_xdist_controller_alone_saves_every_result(pytester: pytest.Pytester) ->
 
 def test_the_xdist_controller_lets_the_history_go(pytester: pytest.Pytester) -> None:
     """Its workers read the baselines; a large history is hundreds of MiB in memory."""
+    pytest.importorskip("xdist")
     pytester.makepyfile(SLEEPY)
     pytester.makeconftest(
         """

@@ -248,6 +248,8 @@ def junit_properties(path: Path, test: str) -> dict[str, str]:
 def test_junit_xml_carries_metrics_and_limits(
     pytester: pytest.Pytester, workers: list[str]
 ) -> None:
+    if workers:
+        pytest.importorskip("xdist")
     pytester.makepyfile(
         """
         import pytest
