@@ -50,9 +50,9 @@ def test_a_slowdown_against_the_baseline_fails(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "perf regression: p50 5*ms vs baseline 5.*ms (+*% > +20%, p=*)",
+            "perf regression: p50 *ms vs baseline *ms (+*% > +20%, p=*)",
             "test*metric*measured*limit*baseline*change*verdict",
-            "*::test_sleepy*p50*5*ms*-*5.*ms*+*%*fail",
+            "*::test_sleepy*p50*ms*-*ms*+*%*fail",
         ]
     )
     (test,) = json.loads((pytester.path / "report.json").read_text())["tests"]
@@ -75,7 +75,8 @@ def test_a_slow_level_the_test_came_back_from_is_noted_not_failed(
     monkeypatch.setenv("DELAY", "0.04")
     result = pytester.runpytest("-W", "always")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*a recent run of this test was as slow (p50 5*ms)*"])
+    # the p50 of the rejected 50 ms run (tens of ms), not of a 5 ms baseline run
+    result.stdout.fnmatch_lines(["*a recent run of this test was as slow (p50 [1-9][0-9]*ms)*"])
     monkeypatch.setenv("DELAY", "0.12")  # slower than anything seen: a regression again
     pytester.runpytest().assert_outcomes(failed=1)
 
@@ -85,7 +86,7 @@ def test_unchanged_code_does_not_regress(pytester: pytest.Pytester) -> None:
     save_baseline(pytester)
     result = pytester.runpytest("--perf-regression=100%")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*::test_sleepy*p50*5.*ms*-*5.*ms*pass"])
+    result.stdout.fnmatch_lines(["*::test_sleepy*p50*ms*-*ms*%*pass"])
 
 
 def test_no_compare_saves_a_slowdown_as_accepted(
