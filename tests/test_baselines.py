@@ -40,12 +40,21 @@ def save_baseline(pytester: pytest.Pytester, runs: int = 2) -> None:
         pytester.runpytest("--perf-save").assert_outcomes(passed=1)
 
 
-def test_a_slowdown_against_the_baseline_fails(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def baseline_at_5ms(pytester: pytest.Pytester) -> None:
+    """SLEEPY written, and a baseline of two runs of it saved at its default 5 ms."""
     pytester.makepyfile(SLEEPY)
     save_baseline(pytester)
+
+
+@pytest.fixture
+def slowed_to_50ms(baseline_at_5ms: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Then SLEEPY made ten times slower than its baseline (DELAY=0.05)."""
     monkeypatch.setenv("DELAY", "0.05")
+
+
+@pytest.mark.usefixtures("slowed_to_50ms")
+def test_a_slowdown_against_the_baseline_fails(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--perf-report=report.json")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -63,12 +72,10 @@ def test_a_slowdown_against_the_baseline_fails(
     assert test["status"] == "rejected"
 
 
+@pytest.mark.usefixtures("slowed_to_50ms")
 def test_a_slow_level_the_test_came_back_from_is_noted_not_failed(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makepyfile(SLEEPY)
-    save_baseline(pytester)
-    monkeypatch.setenv("DELAY", "0.05")
     pytester.runpytest("--perf-save").assert_outcomes(failed=1)  # saved as rejected
     monkeypatch.setenv("DELAY", "0.005")
     pytester.runpytest("--perf-save").assert_outcomes(passed=1)  # and back
@@ -81,31 +88,22 @@ def test_a_slow_level_the_test_came_back_from_is_noted_not_failed(
     pytester.runpytest().assert_outcomes(failed=1)
 
 
+@pytest.mark.usefixtures("baseline_at_5ms")
 def test_unchanged_code_does_not_regress(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(SLEEPY)
-    save_baseline(pytester)
     result = pytester.runpytest("--perf-regression=100%")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*::test_sleepy*p50*ms*-*ms*%*pass"])
 
 
-def test_no_compare_saves_a_slowdown_as_accepted(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytester.makepyfile(SLEEPY)
-    save_baseline(pytester)
-    monkeypatch.setenv("DELAY", "0.05")
+@pytest.mark.usefixtures("slowed_to_50ms")
+def test_no_compare_saves_a_slowdown_as_accepted(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--perf-no-compare", "--perf-save").assert_outcomes(passed=1)
     nodeid = "test_no_compare_saves_a_slowdown_as_accepted.py::test_sleepy"
     assert [row[1] for row in summaries(pytester, nodeid)] == ["a", "a", "a"]
 
 
-def test_no_compare_and_regression_overrides(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytester.makepyfile(SLEEPY)
-    save_baseline(pytester)
-    monkeypatch.setenv("DELAY", "0.05")
+@pytest.mark.usefixtures("slowed_to_50ms")
+def test_no_compare_and_regression_overrides(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--perf-no-compare").assert_outcomes(passed=1)
     pytester.runpytest("--perf-regression=5000%").assert_outcomes(passed=1)
     pytester.runpytest("--perf-warn-only").assert_outcomes(passed=1, warnings=1)
@@ -123,12 +121,10 @@ def test_marker_regression_beats_the_flag(
     pytester.runpytest("--perf-regression=1%").assert_outcomes(passed=1)
 
 
+@pytest.mark.usefixtures("slowed_to_50ms")
 def test_rejected_results_stay_out_of_the_baseline_until_accepted(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
 ) -> None:
-    pytester.makepyfile(SLEEPY)
-    save_baseline(pytester)
-    monkeypatch.setenv("DELAY", "0.05")
     pytester.runpytest("--perf-save").assert_outcomes(failed=1)
     pytester.runpytest("--perf-save").assert_outcomes(failed=1)
     statuses = [
@@ -146,10 +142,11 @@ def test_rejected_results_stay_out_of_the_baseline_until_accepted(
     assert [row[1] for row in summaries(pytester, nodeid)][-1] == "b"
 
 
+@pytest.mark.usefixtures("slowed_to_50ms")
 def test_times_taken_under_a_tracer_are_neither_compared_nor_saved(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makeconftest(
+    pytester.makeconftest(  # traces only with TRACED set: the baseline's runs were untraced
         """
         import os, sys, pytest
 
@@ -164,9 +161,6 @@ def test_times_taken_under_a_tracer_are_neither_compared_nor_saved(
             sys.settrace(None)
         """
     )
-    pytester.makepyfile(SLEEPY)
-    save_baseline(pytester)
-    monkeypatch.setenv("DELAY", "0.05")
     monkeypatch.setenv("TRACED", "1")
     result = pytester.runpytest_subprocess("--perf-save", "--perf-report=report.json")
     result.assert_outcomes(passed=1)
