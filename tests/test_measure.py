@@ -82,6 +82,23 @@ def test_auto_rounds_stop_when_max_time_is_spent() -> None:
     assert measurement.rounds == 50
 
 
+def test_the_memory_probes_time_does_not_count_against_max_time() -> None:
+    # a probe collects garbage first: in a large process that takes long, and must not
+    # leave the test with the fewest rounds
+    clock = FakeClock()
+
+    class SlowProbe(FakeProbe):
+        def start(self) -> None:
+            super().start()
+            clock.spend(100_000_000)
+
+    sampler = Sampler(clock.as_clock(), SlowProbe(iter([0] * MEMORY_ROUNDS)))
+    sampler.run(lambda: clock.spend(10_000_000), rounds="auto", warmup=0, max_time=0.5)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.rounds == 50
+
+
 def test_auto_rounds_measure_a_usable_sample_of_slow_calls() -> None:
     clock = FakeClock()
     sampler = Sampler(clock.as_clock(), None)

@@ -13,6 +13,7 @@ from .units import UnitError, parse_count, parse_duration, parse_percentage, par
 __all__ = [
     "DEFAULT_REGRESSION",
     "OPTION_KEYWORDS",
+    "PAIRED_REGRESSION",
     "Budget",
     "BudgetError",
     "Defaults",
@@ -29,6 +30,13 @@ DEFAULT_REGRESSION: Mapping[str, float] = {
     "latency": 0.20,
     "memory": 0.50,
     "throughput": 0.15,
+}
+#: The thresholds of a paired run (``--perf-against``), where the machine's moods cancel:
+#: a 10% slowdown is to be caught.
+PAIRED_REGRESSION: Mapping[str, float] = {
+    "latency": 0.05,
+    "memory": 0.50,
+    "throughput": 0.05,
 }
 
 

@@ -57,7 +57,7 @@ def _cell(text: str) -> str:
     return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(rows: Sequence[tuple[str, ...]]) -> str:
+def markdown_table(rows: Sequence[tuple[str, ...]], header: Sequence[str] = HEADER) -> str:
     """The summary table as GitHub-flavoured Markdown, under a heading."""
     tests = {row[0] for row in rows}
     failed = {row[0] for row in rows if row[-1] == "fail"}
@@ -67,8 +67,8 @@ def markdown_table(rows: Sequence[tuple[str, ...]]) -> str:
         "",
         f"{len(tests)} budgeted test{'' if len(tests) == 1 else 's'}, {len(failed)} failed.",
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "---|" * len(HEADER),
+        "| " + " | ".join(_cell(column) for column in header) + " |",
+        "|" + "---|" * len(header),
     ]
     for row in rows:
         cells = [_cell(cell) for cell in row[:-1]] + [verdicts.get(row[-1], _cell(row[-1]))]
@@ -85,3 +85,12 @@ def junit_properties(result: PerfResult) -> Iterable[tuple[str, object]]:
         yield f"perf_{limit.metric}_{'min' if limit.is_minimum else 'max'}", limit.bound
     yield "perf_rounds", result.rounds
     yield "perf_verdict", result.verdict
+    if result.against is not None:
+        yield "perf_against", result.against
+        yield "perf_against_sha", result.against_sha or ""
+    for check in result.regressions:
+        if check.ci_low is not None and check.ci_high is not None:
+            yield f"perf_{check.metric}_change", check.change
+            yield f"perf_{check.metric}_ci_low", check.ci_low
+            yield f"perf_{check.metric}_ci_high", check.ci_high
+            yield f"perf_{check.metric}_pairs", check.pairs

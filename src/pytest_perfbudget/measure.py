@@ -221,24 +221,42 @@ class Sampler:
         """Call ``warmup`` times unmeasured, then measure ``rounds`` calls; the last result.
 
         ``rounds="auto"`` measures until ``max_time`` has passed, within
-        :data:`MIN_ROUNDS` and :data:`MAX_ROUNDS` calls. The loop is kept bare: between
-        the clock reads there is only the call. Every :data:`REFERENCE_INTERVAL` the
-        machine's speed is read between two calls.
+        :data:`MIN_ROUNDS` and :data:`MAX_ROUNDS` calls.
         """
         if not self._recording:
             return call()
         self._note_tracer()
         for _ in range(warmup):
             call()
+        if rounds == "auto":
+            return self._measure(call, MAX_ROUNDS, minimum=MIN_ROUNDS, max_time=max_time)
+        return self._measure(call, rounds, minimum=rounds, max_time=None)
+
+    def measure_block(self, call: Callable[[], T], count: int) -> T:
+        """Measure exactly ``count`` calls (one block of a paired comparison); the last
+        result."""
+        if not self._recording:
+            return call()
+        self._note_tracer()
+        return self._measure(call, count, minimum=count, max_time=None)
+
+    def _measure(
+        self, call: Callable[[], T], wanted: int, *, minimum: int, max_time: float | None
+    ) -> T:
+        """Measure up to ``wanted`` calls, at least ``minimum``, stopping once ``max_time``
+        of measuring has passed. The loop is kept bare: between the clock reads there is
+        only the call. Every :data:`REFERENCE_INTERVAL` the machine's speed is read between
+        two calls. The memory probes' own time (they collect garbage first, which takes
+        long in a large process) does not count against ``max_time``.
+        """
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
-        wanted = MAX_ROUNDS if rounds == "auto" else rounds
-        minimum = MIN_ROUNDS if rounds == "auto" else rounds
-        deadline = wall_ns() + int(max_time * 1e9)
+        deadline = None if max_time is None else wall_ns() + int(max_time * 1e9)
         interval = int(REFERENCE_INTERVAL * 1e9)
         next_reference = wall_ns() + interval
         for count in range(1, wanted + 1):
             probe = self._probe_for_next_call()
             if probe is not None:
+                probe_start = wall_ns()
                 probe.start()
             cpu_start = cpu_ns()
             wall_start = wall_ns()
@@ -249,12 +267,23 @@ class Sampler:
                 cpu_end = cpu_ns()
                 growth = probe.stop() if probe is not None else None
             self._record(wall_end - wall_start, cpu_end - cpu_start, growth)
+            if probe is not None and deadline is not None:
+                deadline += (wall_start - probe_start) + (wall_ns() - wall_end)
             if wall_end >= next_reference:
                 self.note_machine_speed()
                 next_reference = wall_end + interval
-            if count >= minimum and wall_end >= deadline:
+            if count >= minimum and (deadline is None or wall_end >= deadline):
                 break
         return result
+
+    @property
+    def recorded(self) -> int:
+        """How many calls were measured so far."""
+        return len(self._wall_ns)
+
+    def wall_since(self, start: int) -> list[float]:
+        """The wall times (seconds) of the calls measured since ``start`` calls were."""
+        return [ns / 1e9 for ns in self._wall_ns[start:]]
 
     def measurement(self, ops: float) -> Measurement | None:
         """Everything sampled so far, or None when nothing was."""

@@ -3,12 +3,16 @@ the session plugin that does the rest (:mod:`.session`, :mod:`.runtest`)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 import pytest
 
 from . import hookspecs
+from .against import AgainstError, resolve_against
+from .channel import FD_VARIABLE, Channel
+from .control import ControlSession
 from .environment import machine_description, machine_fingerprint
 from .history import History, HistoryError
 from .measure import PerfMeter
@@ -72,6 +76,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also write each profile as a pyinstrument HTML page in DIR",
     )
     group.addoption(
+        "--perf-against",
+        metavar="REF",
+        default=None,
+        help="measure each budgeted test against its counterpart at git revision REF "
+        "(origin/main, HEAD~1, a tag, a sha), in alternating blocks in this run",
+    )
+    group.addoption(
+        "--perf-against-python",
+        metavar="PATH",
+        default=None,
+        help="the same, the counterpart run by the interpreter PATH (another virtual "
+        "environment); with --perf-against, REF's code run by it",
+    )
+    group.addoption("--perf-control", action="store_true", help=argparse.SUPPRESS)
+    group.addoption(
         "--perf-report",
         metavar="PATH",
         default=None,
@@ -109,7 +128,7 @@ def _flag_path(config: pytest.Config, value: str) -> Path:
     return config.invocation_params.dir / expand_path(value)
 
 
-def _settings(config: pytest.Config) -> Settings:
+def _settings(config: pytest.Config, *, paired: bool) -> Settings:
     source = str(config.inipath) if config.inipath is not None else "ini"
     ini = {
         key: IniOption(str(config.getini(f"perf_{key}")), source)
@@ -125,7 +144,11 @@ def _settings(config: pytest.Config) -> Settings:
         flags["regression"] = regression_flag
     try:
         return load_settings(
-            rootdir=config.rootpath, pyproject=_pyproject(config), ini=ini, flags=flags
+            rootdir=config.rootpath,
+            pyproject=_pyproject(config),
+            ini=ini,
+            flags=flags,
+            paired=paired,
         )
     except ConfigError as error:
         raise pytest.UsageError(str(error)) from None
@@ -144,9 +167,31 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(p95=..., memory=..., throughput=..., ...): performance budget of the "
         "test; see the pytest-perfbudget docs for every keyword.",
     )
-    if config.getoption("perf_disable"):
+    if config.getoption("perf_control"):
+        _register_control(config)
         return
-    settings = _settings(config)
+    revision: str | None = config.getoption("perf_against")
+    python: str | None = config.getoption("perf_against_python")
+    paired = revision is not None or python is not None
+    if config.getoption("perf_disable"):
+        if paired:
+            raise pytest.UsageError(
+                "--perf-against compares measurements and --perf-disable measures nothing: "
+                "give one of them"
+            )
+        return
+    settings = _settings(config, paired=paired)
+    against = None
+    if paired:
+        if _runs_xdist(config):
+            raise pytest.UsageError(
+                "--perf-against pairs each test with its counterpart from one process: it "
+                "cannot run under pytest-xdist (-n); drop -n for the paired run"
+            )
+        try:
+            against = resolve_against(revision, python, config.rootpath)
+        except AgainstError as error:
+            raise pytest.UsageError(str(error)) from None
     report_flag: str | None = config.getoption("perf_report")
     report_path = None if report_flag is None else _flag_path(config, report_flag)
     if report_path is not None and not _writable(report_path):
@@ -159,7 +204,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if saving and not _writable(settings.history):
         raise pytest.UsageError(f"--perf-save: cannot write the history {settings.history}")
-    comparing = not config.getoption("perf_no_compare")
+    comparing = not config.getoption("perf_no_compare") and not paired
     history = None
     if saving or comparing:
         try:  # read when saving too, so that a broken file stops the run before it starts
@@ -176,6 +221,7 @@ def pytest_configure(config: pytest.Config) -> None:
         saving=saving,
         accept=bool(config.getoption("perf_accept")),
         profile_all=bool(config.getoption("perf_profile")),
+        against=against,
     )
     profile_dir_flag: str | None = config.getoption("perf_profile_dir")
     if profile_dir_flag is not None:
@@ -188,6 +234,24 @@ def pytest_configure(config: pytest.Config) -> None:
                 "no HTML profiles were written"
             )
     config.pluginmanager.register(session, PerfSession.name)
+
+
+def _runs_xdist(config: pytest.Config) -> bool:
+    """Whether pytest-xdist distributes this run to workers (or this is one of them)."""
+    if hasattr(config, "workerinput"):
+        return True
+    if not config.pluginmanager.has_plugin("xdist"):
+        return False
+    workers = config.getoption("numprocesses", None)
+    return bool(workers) or config.getoption("dist", "no") != "no"
+
+
+def _register_control(config: pytest.Config) -> None:
+    """This process is the control of a paired run: the candidate drives it."""
+    fd = os.environ.get(FD_VARIABLE)
+    if fd is None or not fd.isdigit():
+        raise pytest.UsageError("--perf-control is used by --perf-against only")
+    config.pluginmanager.register(ControlSession(Channel.inherited(int(fd))), ControlSession.name)
 
 
 @pytest.fixture

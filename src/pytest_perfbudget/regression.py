@@ -58,6 +58,7 @@ Outcome = Literal[
     "not-significant",
     "machine-slower",
     "seen-before",
+    "inconclusive",
 ]
 
 
@@ -78,6 +79,12 @@ class RegressionCheck:
     #: For ``seen-before``: the p50 of a recent run of the test as slow as this one (the
     #: slowest run of its baseline, or a rejected run it came back from).
     seen_p50: float | None = None
+    #: A paired comparison's: what the baseline is (a git revision, an interpreter), the
+    #: interval of ``change`` at 95% confidence, and how many pairs of blocks gave it.
+    against: str | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    pairs: int | None = None
 
     @property
     def regressed(self) -> bool:
@@ -305,9 +312,18 @@ def _unless_seen_before(
 
 
 def describe_regression(check: RegressionCheck) -> str:
-    """``perf regression: p50 14.2ms vs baseline 10.1ms (+40.6% > +20%, p=0.001)``."""
+    """``perf regression: p50 14.2ms vs baseline 10.1ms (+40.6% > +20%, p=0.001)``; paired,
+    ``perf regression: p50 +12.4% vs origin/main (1.00ms -> 1.12ms, 95% CI
+    +10.1%..+14.8%, 18 pairs)``."""
     if check.baseline is None or check.change is None:
         raise ValueError(f"{check.metric}: a regression needs a baseline")
+    if check.ci_low is not None and check.ci_high is not None:
+        return (
+            f"perf regression: {check.metric} {check.change * 100:+.1f}% vs {check.against} "
+            f"({format_metric(check.metric, check.baseline)} -> "
+            f"{format_metric(check.metric, check.current)}, 95% CI "
+            f"{check.ci_low * 100:+.1f}%..{check.ci_high * 100:+.1f}%, {check.pairs} pairs)"
+        )
     sign, bound = (
         ("<", -check.threshold) if metric(check.metric).is_minimum else (">", check.threshold)
     )
@@ -318,7 +334,7 @@ def describe_regression(check: RegressionCheck) -> str:
         )
     return (
         f"perf regression: {check.metric} {format_metric(check.metric, check.current)} "
-        f"vs baseline {format_metric(check.metric, check.baseline)} "
+        f"vs {check.against or 'baseline'} {format_metric(check.metric, check.baseline)} "
         f"({check.change * 100:+.1f}% {sign} {bound * 100:+.3g}%, {evidence})"
     )
 

@@ -11,6 +11,8 @@ __all__ = [
     "HEADER",
     "REPORT_VERSION",
     "json_report",
+    "note_lines",
+    "summary_header",
     "summary_rows",
     "table_lines",
     "traced_notice",
@@ -18,6 +20,8 @@ __all__ = [
 
 REPORT_VERSION = 1
 HEADER = ("test", "metric", "measured", "limit", "baseline", "change", "verdict")
+#: The table's notes in the terminal: past this many, one line says how many more.
+SHOWN_NOTES = 10
 #: Metrics shown for a test that has no limits.
 _UNLIMITED_METRICS = tuple(row.name for row in METRICS if row.shown_without_limits)
 
@@ -60,12 +64,33 @@ def summary_rows(results: Iterable[PerfResult]) -> list[tuple[str, ...]]:
     return rows
 
 
-def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
+def summary_header(against: str | None) -> tuple[str, ...]:
+    """The table's header; in a paired run the baseline column is named after what the
+    tests were compared with."""
+    if against is None:
+        return HEADER
+    return tuple(against if column == "baseline" else column for column in HEADER)
+
+
+def table_lines(rows: Sequence[tuple[str, ...]], header: Sequence[str] = HEADER) -> list[str]:
     """Rows as an aligned text table with a header."""
-    widths = [max(len(row[column]) for row in [HEADER, *rows]) for column in range(len(HEADER))]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [HEADER, *rows]
+        for row in [tuple(header), *rows]
+    ]
+
+
+def note_lines(results: Iterable[PerfResult], *, every: bool) -> list[str]:
+    """The judged tests' notes, a line each, ``nodeid: note``: all of them with ``every``,
+    else the first :data:`SHOWN_NOTES` and how many more there are."""
+    lines = [f"{result.nodeid}: {note}" for result in results for note in result.notes]
+    if every or len(lines) <= SHOWN_NOTES:
+        return lines
+    more = len(lines) - SHOWN_NOTES
+    return [
+        *lines[:SHOWN_NOTES],
+        f"... and {more} more notes (all with -v, and in --perf-report's JSON)",
     ]
 
 

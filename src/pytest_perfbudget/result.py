@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .baseline import Baseline
 from .budget import Budget, Level, Limit
 from .history import SavedResult, thin
 from .measure import Measurement
+from .paired import PairingData, paired_checks, paired_notes
 from .regression import RegressionCheck, check_regressions, describe_regression, notes
 from .summary_row import Status
+
+if TYPE_CHECKING:
+    from .against import Against
 
 __all__ = ["PerfResult", "Verdict", "judge"]
 
@@ -58,6 +62,10 @@ class PerfResult:
     #: The test function's file (relative to the rootdir) and line (1-based), when known.
     file: str | None = None
     line: int | None = None
+    #: In a paired run, what the test was compared with (a revision or an interpreter),
+    #: and the commit it resolved to.
+    against: str | None = None
+    against_sha: str | None = None
 
     @property
     def regressed(self) -> bool:
@@ -99,6 +107,9 @@ class PerfResult:
             "samples": {"wall": list(self.wall_samples), "memory": list(self.memory_samples)},
             "messages": list(self.messages),
             "notes": list(self.notes),
+            "against": None
+            if self.against is None
+            else {"ref": self.against, "sha": self.against_sha},
         }
 
     @classmethod
@@ -129,6 +140,8 @@ class PerfResult:
             notes=tuple(data["notes"]),
             file=data["file"],
             line=data["line"],
+            against=None if data["against"] is None else data["against"]["ref"],
+            against_sha=None if data["against"] is None else data["against"]["sha"],
         )
 
 
@@ -146,8 +159,11 @@ def judge(
     accept: bool = False,
     file: str | None = None,
     line: int | None = None,
+    paired: PairingData | None = None,
+    against: Against | None = None,
 ) -> PerfResult:
-    """Compare a test's measurement with its limits and, given one, its baseline.
+    """Compare a test's measurement with its limits and, given one, its baseline, or in a
+    paired run the control's blocks (``paired``, from the comparison ``against``).
 
     Findings fail the test, or only warn under ``level="warn"`` or ``warn_only``. Times
     taken under a tracer (coverage, a debugger) are not held against the baseline. A
@@ -156,12 +172,24 @@ def judge(
     metrics = measurement.metrics()
     broken = budget.broken_limits(metrics)
     regressions: tuple[RegressionCheck, ...] = ()
-    if baseline is not None and measurement.tracer is None:
+    extra_notes: list[str] = []
+    throughput = budget.limits_metric("throughput")
+    traced = measurement.tracer is not None
+    if not traced and paired is not None and against is not None:
+        unpaired = paired.unpaired
+        if unpaired is None and not paired.control_wall:
+            unpaired = f"no measuring point of it was paired with {against.name}"
+        if unpaired is not None:
+            extra_notes.append(f"perf note: no paired verdict: {unpaired}")
+        else:
+            regressions = paired_checks(
+                paired, measurement, budget.regression, throughput=throughput,
+                against=against.name,
+            )  # fmt: skip
+            extra_notes = paired_notes(regressions)
+    elif not traced and baseline is not None:
         regressions = check_regressions(
-            measurement,
-            baseline,
-            budget.regression,
-            throughput=budget.limits_metric("throughput"),
+            measurement, baseline, budget.regression, throughput=throughput
         )
     regressed = any(check.regressed for check in regressions)
     verdict: Verdict = "pass"
@@ -198,7 +226,9 @@ def judge(
         wall_samples=tuple(thin(measurement.wall)),
         memory_samples=measurement.memory,
         messages=tuple(messages),
-        notes=tuple(notes(regressions)),
+        notes=tuple(notes(regressions) + extra_notes),
         file=file,
         line=line,
+        against=None if against is None else against.name,
+        against_sha=None if against is None else against.sha,
     )

@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .against import PairedSampler, settled_rule
 from .baseline import Baseline
 from .budget import Budget, PerfBudgetWarning
 from .ci import junit_properties
-from .integrations import BenchmarkStandIn, benchmark_disabled, benchmark_timings
+from .integrations import (
+    BenchmarkStandIn,
+    MeasuredBenchmark,
+    benchmark_disabled,
+    benchmark_timings,
+)
 from .measure import Clock, Sampler, with_external_timings
 from .memory import MemoryProbe, default_memory_probe
 from .profile import Profile, ProfileError, profile_calls, profile_filename
@@ -63,10 +69,20 @@ class BudgetedTestHooks:
         error = item.stash.get(budget_error_key, None)
         if error is not None:
             pytest.fail(error, pytrace=False)
-        if budget_key in item.stash:
+        budget = item.stash.get(budget_key, None)
+        if budget is not None:
             if self._memory_probe is None:
                 self._memory_probe = default_memory_probe()
-            item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
+            pairing = self._session.pairing
+            if pairing is None:
+                item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
+            else:
+                settled = settled_rule(
+                    budget.regression, throughput=budget.limits_metric("throughput")
+                )
+                item.stash[sampler_key] = PairedSampler(
+                    CLOCK, self._memory_probe, pairing, item.nodeid, settled
+                )
 
     def _judge(
         self, item: pytest.Item, sampler: Sampler, benchmark: object = None
@@ -82,6 +98,7 @@ class BudgetedTestHooks:
         if measurement is None:
             return None
         file, line, _ = item.location
+        pairing = self._session.pairing
         return judge(
             item.nodeid,
             budget,
@@ -91,6 +108,8 @@ class BudgetedTestHooks:
             accept=self._session.accept,
             file=file,
             line=None if line is None else line + 1,
+            paired=sampler.data if isinstance(sampler, PairedSampler) else None,
+            against=None if pairing is None else pairing.against,
         )
 
     def _profile(
@@ -140,12 +159,12 @@ class BudgetedTestHooks:
         def measured_test_function(**kwargs: Any) -> object:
             call = functools.partial(test_function, **kwargs)
             sampler.note_machine_speed()
-            if benchmark is not None:
+            if isinstance(sampler, PairedSampler):
+                result, judged = self._measure_paired(pyfuncitem, sampler, test_function, kwargs)
+            elif benchmark is not None:
                 result = sampler.run(call, rounds=1, warmup=0, max_time=0.0)
                 sampler.note_machine_speed()
                 judged = self._judge(pyfuncitem, sampler, benchmark)
-                kwargs["benchmark"] = BenchmarkStandIn(benchmark)
-                call = functools.partial(test_function, **kwargs)
             else:
                 result = measure(call)
                 sampler.note_machine_speed()
@@ -159,7 +178,10 @@ class BudgetedTestHooks:
                 return result
             pyfuncitem.stash[result_key] = judged
             if judged.verdict == "fail" or self._session.profile_all:
+                if benchmark is not None:
+                    kwargs["benchmark"] = BenchmarkStandIn(benchmark)
                 code = getattr(inspect.unwrap(test_function), "__code__", None)
+                call = functools.partial(test_function, **kwargs)
                 pyfuncitem.stash[profile_key] = self._profile(pyfuncitem, call, code)
             return result
 
@@ -168,6 +190,40 @@ class BudgetedTestHooks:
             return (yield)
         finally:
             pyfuncitem.obj = test_function
+
+    def _measure_paired(
+        self,
+        item: pytest.Function,
+        sampler: PairedSampler,
+        test_function: Callable[..., object],
+        kwargs: dict[str, Any],
+    ) -> tuple[object, PerfResult | None]:
+        """Run the test with its measuring points paired with the control's, then wait
+        for the control to finish its counterpart; the result and the judged test."""
+        budget = item.stash[budget_key]
+        pairing = sampler.pairing
+        why_not = pairing.start_test(item.nodeid)
+        if why_not is not None:
+            sampler.data.unpaired = why_not
+        arguments = dict(kwargs)
+        if "benchmark" in arguments:
+            arguments["benchmark"] = MeasuredBenchmark(arguments["benchmark"], sampler, budget)
+        call = functools.partial(test_function, **arguments)
+        try:
+            if "perf" in item.fixturenames or "benchmark" in arguments:
+                result = call()
+            else:
+                result = sampler.run(
+                    call, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time
+                )
+        except (KeyboardInterrupt, SystemExit):
+            pairing.abandon()  # the run stops now: the control is not waited for
+            raise
+        finally:
+            if why_not is None:
+                sampler.finish()
+        sampler.note_machine_speed()
+        return result, self._judge(item, sampler)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
@@ -196,9 +252,11 @@ class BudgetedTestHooks:
         report.user_properties.extend(properties)
         failures = list(judged.messages) if judged.verdict == "fail" else []
         warned = list(judged.messages) if judged.verdict == "warn" else []
+        # notes ask for no action: they are shown with the summary table, never as
+        # warnings, which a warning filter could make fail the test
         failures += [
             f"{PerfBudgetWarning.__name__}: {message}"
-            for message in [*warned, *judged.notes]
+            for message in warned
             if not _warned(item, message)
         ]
         if failures:

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import unittest
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .against import Against, AgainstError, Pairing, pinning_cpu, start_pairing
 from .budget import Budget, BudgetError
 from .ci import error_annotation, markdown_table, workspace_path
 from .environment import git_revision, machine_description
 from .files import write_json_atomic
 from .history import History, HistoryError, RunInfo, save_results
-from .report import json_report, summary_rows, table_lines, traced_notice
+from .report import (
+    json_report,
+    note_lines,
+    summary_header,
+    summary_rows,
+    table_lines,
+    traced_notice,
+)
 from .result import PerfResult
 from .runtest import MARKER, BudgetedTestHooks, baseline_key, budget_error_key, budget_key
 from .settings import Settings
@@ -61,6 +71,10 @@ class PerfSession:
     problems: list[str] = dataclasses.field(default_factory=list)
     #: What the user should know but that fails nothing (a profile that was not written).
     notices: list[str] = dataclasses.field(default_factory=list)
+    #: In a paired run (--perf-against), what the tests are compared with, and the control
+    #: process that runs their counterparts once collection is done.
+    against: Against | None = None
+    pairing: Pairing | None = None
 
     def notice(self, text: str) -> None:
         """Say ``text`` at the end of the run, once however often it is noticed."""
@@ -96,6 +110,46 @@ class PerfSession:
         if budgeted and not config.pluginmanager.has_plugin(BudgetedTestHooks.name):
             config.pluginmanager.register(BudgetedTestHooks(self), BudgetedTestHooks.name)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """In a paired run, start the control with the budgeted tests to pair."""
+        if self.against is None:
+            return
+        tests = [
+            item.nodeid
+            for item in session.items
+            if budget_key in item.stash and budget_error_key not in item.stash
+        ]
+        if not tests:
+            return
+        cpu = pinning_cpu()
+        try:
+            self.pairing, notices = start_pairing(
+                self.against,
+                invocation_dir=self.config.invocation_params.dir,
+                args=self._path_args(),
+                options=_control_options(self.config),
+                tests=tests,
+                modules=sys.modules,
+                cpu=cpu,
+            )
+        except AgainstError as error:
+            raise pytest.UsageError(str(error)) from None
+        self.config.add_cleanup(self.pairing.close)  # however the run ends
+        for notice in notices:
+            self.notice(notice)
+        if cpu is None:
+            self.notice(
+                "pytest-perfbudget: this platform cannot pin a process to a CPU, so the "
+                "pairs were measured unpinned"
+            )
+
+    def _path_args(self) -> list[str]:
+        """The paths and node ids the run was given, for the control to collect; none when
+        pytest took them from ``testpaths`` or the current directory, as the control will."""
+        if self.config.args_source == pytest.Config.ArgsSource.ARGS:
+            return list(self.config.args)
+        return []
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """xdist controller: take a finished worker's results."""
@@ -129,6 +183,8 @@ class PerfSession:
         traced = [result for result in self.results.values() if result.tracer]
         if traced:
             self.notice(traced_notice(traced, saving=self.saving))
+        if self.pairing is not None:
+            self.pairing.close()
         if self.saving and self.problems:
             self.problems.append("--perf-save: the history was not saved: results are missing")
         elif self.saving:
@@ -142,11 +198,15 @@ class PerfSession:
         if _in_github_actions() and summary_file and self.results:
             try:
                 with open(summary_file, "a", encoding="utf-8") as summary:
-                    summary.write(markdown_table(summary_rows(self.results.values())))
+                    rows = summary_rows(self.results.values())
+                    summary.write(markdown_table(rows, self._header()))
             except OSError as error:
                 self.notice(f"GITHUB_STEP_SUMMARY: cannot append to it: {error}")
         if self.problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _header(self) -> tuple[str, ...]:
+        return summary_header(None if self.against is None else self.against.name)
 
     def _save_history(self) -> None:
         """Save this run's results, but those measured under a tracer; nothing when none is
@@ -171,10 +231,14 @@ class PerfSession:
         results = list(self.results.values())
         if terminalreporter.verbosity < 0:
             results = [result for result in results if result.verdict != "pass"]
-        if results:
+        notes = note_lines(self.results.values(), every=terminalreporter.verbosity > 0)
+        if results or notes:
             terminalreporter.section("performance budgets")
-            for line in table_lines(summary_rows(results)):
+        if results:
+            for line in table_lines(summary_rows(results), self._header()):
                 terminalreporter.write_line(line)
+        for line in notes:
+            terminalreporter.write_line(line, yellow=True)
         for problem in self.problems:
             terminalreporter.write_line(problem, red=True)
         for notice in self.notices:
@@ -219,6 +283,31 @@ def _read_baselines(history: History, machine: str, items: list[pytest.Item]) ->
                 continue
             if baseline is not None:
                 item.stash[baseline_key] = baseline
+
+
+def _plugin_args(args: Sequence[str]) -> list[str]:
+    """The ``-p NAME`` plugins given on the command line."""
+    plugins = []
+    for index, arg in enumerate(args):
+        if arg == "-p" and index + 1 < len(args):
+            plugins.append(args[index + 1])
+        elif arg.startswith("-p") and len(arg) > 2:
+            plugins.append(arg[2:])
+    return plugins
+
+
+def _control_options(config: pytest.Config) -> list[str]:
+    """The options that decide how the control collects and imports the tests as the
+    candidate does: plugins, ini overrides, the import mode, warning filters."""
+    options: list[str] = []
+    for plugin in _plugin_args(config.invocation_params.args):
+        options += ["-p", plugin]
+    for override in config.getoption("override_ini") or []:
+        options += ["-o", override]
+    options.append(f"--import-mode={config.getoption('importmode')}")
+    for warning in config.getoption("pythonwarnings") or []:
+        options += ["-W", warning]
+    return options
 
 
 def _in_github_actions() -> bool:

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from .budget import (
     DEFAULT_REGRESSION,
+    PAIRED_REGRESSION,
     Budget,
     BudgetError,
     Defaults,
@@ -288,12 +289,14 @@ def load_settings(
     pyproject: Path | None,
     ini: Mapping[str, IniOption],
     flags: Mapping[str, str],
+    paired: bool = False,
 ) -> Settings:
     """Merge every source into :class:`Settings`; raises :class:`ConfigError`.
 
     ``ini`` holds the ``perf_*`` ini options that were set and ``flags`` the ``--perf-*``
     values that were given, both by setting name (``max_time``). Relative paths are taken
-    from ``rootdir``.
+    from ``rootdir``. A ``paired`` run's regression thresholds default to
+    :data:`.PAIRED_REGRESSION`.
     """
     table = dict(read_pyproject(pyproject)) if pyproject is not None else {}
     raw_entries = table.pop("budget", [])
@@ -311,7 +314,7 @@ def load_settings(
     from_flags = _layer(flags, lambda key: f"--perf-{key.replace('_', '-')}")
     layers = (from_flags, from_pyproject, from_ini)
 
-    regression = dict(DEFAULT_REGRESSION)
+    regression = dict(PAIRED_REGRESSION if paired else DEFAULT_REGRESSION)
     for layer in reversed(layers):
         regression.update(layer.regression or {})
     defaults = Defaults(
