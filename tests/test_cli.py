@@ -163,6 +163,19 @@ def test_trend_reports_a_step_with_its_run_time_and_commit(tmp_path: Path) -> No
     assert "from run 13 (2026-10-13T10:00:00Z, commit c01300000000)" in lines[0]
 
 
+def test_trend_reports_a_clean_step_in_a_short_history(tmp_path: Path) -> None:
+    # issue 16: 6 runs at 10 ms, then 6 at 30 ms
+    path = tmp_path / "h.json"
+    build(path, {"t.py::test_slowed": [0.010] * 6 + [0.030] * 6})
+    status, output = run("--history", str(path), "trend")
+    assert status == 0
+    assert output.startswith("t.py::test_slowed: step +")
+    assert output.endswith(
+        "from run 7 (2026-10-07T10:00:00Z, commit c00700000000), "
+        "every run since slower than every run before\n"
+    )
+
+
 def test_trend_reports_creep(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
     build(path, {"t.py::test_creeping": [0.010 * 1.02**run for run in range(30)]})

@@ -215,11 +215,16 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
         change = find_change(values)
         if isinstance(change, Step):
             run_id = str(recent[change.index].run)
+            if change.clean:
+                slower = "slower" if change.change > 0 else "faster"
+                evidence = f"every run since {slower} than every run before"
+            else:
+                evidence = f"p={change.p_value:.1g}"
             out.write(
                 f"{label}: step {change.change * 100:+.1f}% in {metric} "
                 f"({format_metric(metric, change.before)} -> "
                 f"{format_metric(metric, change.after)}) from {_run_text(runs, run_id)}, "
-                f"p={change.p_value:.1g}\n"
+                f"{evidence}\n"
             )
             reported += 1
         elif isinstance(change, Creep):
