@@ -188,7 +188,25 @@ def test_trend_reports_creep(tmp_path: Path) -> None:
 def test_trend_is_quiet_on_stationary_series(history: Path) -> None:
     status, output = run("--history", str(history), "trend")
     assert status == 0
-    assert output == "no step or creep in p50 over the last 30 runs of 2 tests\n"
+    assert output == "no step or creep in p50 over the last 12 runs of 2 tests\n"
+
+
+def test_trend_counts_the_runs_it_looked_at(tmp_path: Path) -> None:
+    one = tmp_path / "one.json"
+    build(one, {"t.py::test_a": [0.010] * 12})
+    assert run("--history", str(one), "trend") == (
+        0,
+        "no step or creep in p50 over the last 12 runs of 1 test\n",
+    )
+    two = tmp_path / "two.json"
+    build(two, {"t.py::test_a": [0.010] * 12, "t.py::test_b": [0.010] * 12})
+    generator = random.Random(1)
+    for number in range(12, 40):  # then 28 runs of test_a alone: it has 40, trend reads 30
+        save_results(two, run_info(number), [result("t.py::test_a", 0.010, generator)], keep=50)
+    assert run("--history", str(two), "trend") == (
+        0,
+        "no step or creep in p50 over the last 12 to 30 runs of 2 tests\n",
+    )
 
 
 def test_check_passes_an_unchanged_newest_run(history: Path) -> None:

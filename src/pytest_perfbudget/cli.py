@@ -203,6 +203,7 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
     several = len({saved.machine for saved in found}) > 1
     runs = history.runs
     reported = 0
+    counts = []  # the runs each test had, to say what was looked at
     for saved in found:
         measured = [
             (row, value)
@@ -211,6 +212,7 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
         ]
         recent = [row for row, _ in measured]
         values = [value for _, value in measured]
+        counts.append(len(values))
         label = _label(saved.nodeid, saved.machine, several, 200)
         change = find_change(values)
         if isinstance(change, Step):
@@ -236,10 +238,17 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
             )
             reported += 1
     if not reported:
+        fewest, most = min(counts), max(counts)
+        looked_at = _count(most, "run") if fewest == most else f"{fewest} to {most} runs"
         out.write(
-            f"no step or creep in {metric} over the last {TREND_RUNS} runs of {len(found)} tests\n"
+            f"no step or creep in {metric} over the last {looked_at} "
+            f"of {_count(len(found), 'test')}\n"
         )
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _check(history: History, settings: Settings, out: TextIO) -> int:
