@@ -139,9 +139,55 @@ def test_the_history_option_expands_home_and_variables(
     assert "tests/test_a.py::test_fast" in output
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["show", "--width", "80"],
+        ["trend"],
+        ["check"],
+        ["html", "{tmp}/report.html"],
+        ["prune", "--keep", "5"],
+        ["import-benchmark", "{tmp}/.benchmarks"],
+    ],
+)
+def test_the_history_option_goes_before_or_after_the_command(
+    history: Path, tmp_path: Path, command: list[str]
+) -> None:
+    benchmark_save(
+        tmp_path / ".benchmarks" / "0001_a.json",
+        "a" * 40,
+        "2026-11-01T10:00:00+00:00",
+        0.001,
+        True,
+    )
+    argv = [part.format(tmp=tmp_path) for part in command]
+    saved = history.read_bytes()
+    before = run("--history", str(history), *argv)
+    written = history.read_bytes()
+    history.write_bytes(saved)
+    after = run(*argv, "--history", str(history))
+    assert before[0] == 0
+    assert after == before
+    assert history.read_bytes() == written
+
+
+def test_the_history_option_given_twice_takes_the_later(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.json"
+    status, output = run("--history", str(missing), "show", "--history", str(history))
+    assert status == 0
+    assert "tests/test_a.py::test_fast" in output
+    assert run("--history", str(history), "show", "--history", str(missing))[0] == 2
+    assert capsys.readouterr().err == f"perfbudget: error: {missing}: no such history file\n"
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["show", "--version"], ["prune", "--version"]])
+def test_version_goes_before_or_after_the_command(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["--version"])
+        main(argv)
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"perfbudget {pytest_perfbudget.__version__}\n"
 

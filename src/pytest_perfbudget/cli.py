@@ -60,12 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROGRAM,
         description="Read, check, chart and prune a pytest-perfbudget history file.",
     )
-    parser.add_argument(
-        "--history",
-        metavar="PATH",
-        help="the history file (default: as configured for pytest, else .perf/history.json)",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_global_options(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -99,7 +94,22 @@ def _parser() -> argparse.ArgumentParser:
         "import-benchmark", help="turn pytest-benchmark saves (.benchmarks/) into history runs"
     )
     imported.add_argument("path", metavar="PATH", help="a .benchmarks directory or a JSON save")
+    # after the command too (`perfbudget show --history h.json`); not given there, they
+    # must not overwrite what was given before it, hence no default; given in both
+    # places, the later wins, as when an option is repeated
+    for command in commands.choices.values():
+        _add_global_options(command, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        default=default,
+        help="the history file (default: as configured for pytest, else .perf/history.json)",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
 
 
 def _positive(text: str) -> int:
