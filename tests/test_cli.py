@@ -6,6 +6,7 @@ import datetime
 import gc
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -73,8 +74,15 @@ def build(
         save_results(path, run_info(number), results, keep=50)
 
 
-def run(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
+class Terminal(io.StringIO):
+    """Output that is a terminal, as stdout is for ``perfbudget`` run in one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run(*argv: str, terminal: bool = False) -> tuple[int, str]:
+    out = Terminal() if terminal else io.StringIO()
     status = main(list(argv), out=out)
     return status, out.getvalue()
 
@@ -93,7 +101,7 @@ def history(tmp_path: Path) -> Path:
 
 
 def test_show_one_row_per_test_within_80_columns(history: Path) -> None:
-    status, output = run("--history", str(history), "show", "--width", "80")
+    status, output = run("--history", str(history), "show", "--width", "80", terminal=True)
     assert status == 0
     lines = output.splitlines()
     assert lines[0].split() == ["test", "latest", "baseline", "change", "runs", "recent"]
@@ -109,17 +117,75 @@ def test_show_one_row_per_test_within_80_columns(history: Path) -> None:
     assert len(row[5]) == 12
 
 
-def test_show_filters_by_glob_and_truncates_long_names(tmp_path: Path) -> None:
+LONG_NAME = "tests/" + "deep/" * 20 + "test_x.py::test_long[a-b]"
+
+
+def test_show_filters_by_glob_and_cuts_long_names_on_a_terminal(tmp_path: Path) -> None:
     path = tmp_path / "h.json"
-    long_name = "tests/" + "deep/" * 20 + "test_x.py::test_long"
-    build(path, {long_name: STEADY[:3], "tests/other.py::test_y": STEADY[:3]})
-    status, output = run("--history", str(path), "show", "*test_long", "--width", "80")
+    build(path, {LONG_NAME: STEADY[:3], "tests/other.py::test_y": STEADY[:3]})
+    status, output = run(
+        "--history", str(path), "show", "*test_long*", "--width", "80", terminal=True
+    )
     assert status == 0
     lines = output.splitlines()
     assert len(lines) == 2
+    assert lines[0].split() == ["test", "latest", "baseline", "change", "runs", "recent"]
     assert lines[1].startswith("…")
-    assert "test_x.py::test_long" in lines[1]
+    assert "test_x.py::test_long[a-b]" in lines[1]
     assert all(len(line) <= 80 for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("argv", "terminal"),
+    [
+        (["--width", "40"], False),
+        ([], False),
+        (["--full"], True),
+        (["--full", "--width", "40"], True),
+    ],
+)
+def test_show_keeps_node_ids_whole_when_piped_or_full(
+    tmp_path: Path, argv: list[str], terminal: bool
+) -> None:
+    path = tmp_path / "h.json"
+    build(path, {LONG_NAME: STEADY[:3], "t.py::test_y": STEADY[:3]})
+    status, output = run("--history", str(path), "show", *argv, terminal=terminal)
+    assert status == 0
+    header, *rows = output.splitlines()
+    assert header.split() == ["test", "latest", "baseline", "change", "runs", "recent"]
+    assert [row.split()[0] for row in rows] == ["t.py::test_y", LONG_NAME]
+    latest_end = header.index("latest") + len("latest")
+    assert all(row.index("ms") + len("ms") == latest_end for row in rows)  # aligned
+
+
+@pytest.mark.parametrize("width", [30, 62, 80, 120])
+def test_show_never_cuts_a_word_of_its_header(tmp_path: Path, width: int) -> None:
+    # 3 runs: a sparkline narrower than "recent", which was cut to "rec" (issue 18)
+    path = tmp_path / "h.json"
+    build(path, {LONG_NAME: STEADY[:3]})
+    status, output = run("--history", str(path), "show", "--width", str(width), terminal=True)
+    assert status == 0
+    header, row = output.splitlines()
+    assert header.split() == ["test", "latest", "baseline", "change", "runs", "recent"]
+    if width >= 62:  # narrower, the numbers alone do not fit
+        assert len(header) <= width
+        assert len(row) <= width
+
+
+def test_trend_keeps_node_ids_whole_unless_on_a_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    nodeid = "tests/" + "deep/" * 50 + "test_x.py::test_stepped"  # longer than 200
+    build(path, {nodeid: STEPPED})
+    for argv, terminal in (([], False), (["--full"], True)):
+        status, output = run("--history", str(path), "trend", *argv, terminal=terminal)
+        assert status == 0
+        assert output.startswith(f"{nodeid}: step +")
+    status, output = run("--history", str(path), "trend", terminal=True)
+    assert status == 0
+    label = output.split(": step +")[0]
+    assert len(label) == 200
+    assert label.startswith("…")
+    assert nodeid.endswith(label[1:])
 
 
 def test_show_takes_a_parametrized_node_id_as_it_is(tmp_path: Path) -> None:
@@ -565,6 +631,35 @@ def test_python_dash_m_and_the_console_script(history: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no pseudo-terminal on Windows")
+def test_the_console_script_cuts_ids_on_a_terminal_only(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    build(path, {LONG_NAME: STEADY[:3]})
+    command = [str(Path(sys.executable).parent / "perfbudget"), "--history", str(path), "show"]
+    environment = {**os.environ, "COLUMNS": "80"}
+    piped = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
+    assert piped.stdout.splitlines()[1].split()[0] == LONG_NAME  # `perfbudget show | grep`
+    primary, secondary = os.openpty()
+    try:
+        subprocess.run(command, stdout=secondary, env=environment, check=True)
+    finally:
+        os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: all read, and the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    lines = shown.decode("utf-8").splitlines()
+    assert lines[1].startswith("…")
+    assert LONG_NAME.endswith(lines[1].split()[0][1:])
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_default_history_comes_from_the_project_config(

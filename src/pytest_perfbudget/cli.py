@@ -44,6 +44,9 @@ SPARK_RUNS = 20
 SettingsOnce = Callable[[], Settings]
 #: The latest, baseline, change and runs columns of ``show``, with their separators.
 NUMBER_COLUMNS = 9 + 9 + 8 + 5 + 5
+#: Where ``trend`` cuts a node id on a terminal.
+TREND_LABEL_WIDTH = 200
+FULL_HELP = "never cut node ids (they are cut only to fit a terminal)"
 
 
 class UsageError(Exception):
@@ -67,11 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="one row per test with a sparkline of its runs")
     show.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
     show.add_argument("--metric", choices=SAVED_METRICS, default="p50", help="default: p50")
-    show.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
+    show.add_argument(
+        "--width", type=_positive, metavar="N", help="columns to fit (default: the terminal's)"
+    )
+    show.add_argument("--full", action="store_true", help=FULL_HELP)
 
     trend = commands.add_parser("trend", help="step changes and slow creep per test")
     trend.add_argument("pattern", nargs="?", default="*", help="node id glob (default: all)")
     trend.add_argument("--metric", choices=SAVED_METRICS, default="p50", help="default: p50")
+    trend.add_argument("--full", action="store_true", help=FULL_HELP)
 
     check = commands.add_parser(
         "check", help="exit 1 when the newest saved run regressed against the runs before it"
@@ -159,9 +166,19 @@ def _series(history: History, pattern: str) -> list[SavedRuns]:
     return found
 
 
-def _label(nodeid: str, machine: str, several_machines: bool, width: int) -> str:
-    label = f"{nodeid} @{machine[:6]}" if several_machines else nodeid
+def _label(saved: SavedRuns, several_machines: bool) -> str:
+    return f"{saved.nodeid} @{saved.machine[:6]}" if several_machines else saved.nodeid
+
+
+def _cut(label: str, width: int) -> str:
+    """``label`` in ``width`` characters, its beginning replaced by "…" if it is longer."""
     return label if len(label) <= width else "…" + label[-(width - 1) :]
+
+
+def _cuts_ids(options: argparse.Namespace, out: TextIO) -> bool:
+    """Whether node ids are cut to fit: only on a terminal, unless ``--full``. Piped or
+    redirected, an id stays whole, to be found by grep and pasted back into pytest."""
+    return out.isatty() and not options.full
 
 
 def _baseline_value(rows: Sequence[SummaryRow], metric: str) -> float | None:
@@ -172,18 +189,26 @@ def _baseline_value(rows: Sequence[SummaryRow], metric: str) -> float | None:
     return median(chosen) if chosen else None
 
 
-def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) -> int:
+def _show(
+    history: History, pattern: str, metric: str, out: TextIO, *, width: int, cut: bool
+) -> int:
+    """The table: node ids cut to fit ``width`` columns if ``cut``, else whole, and a
+    sparkline of as many runs as fit. The header's words are never cut: below 62 columns
+    the table is wider than ``width``."""
     found = _series(history, pattern)
     several = len({saved.machine for saved in found}) > 1
+    labels = [_label(saved, several) for saved in found]
     longest = max(len(saved.rows) for saved in found)
     spark_width = max(1, min(SPARK_RUNS, longest, (width - NUMBER_COLUMNS) // 3))
-    name_width = max(20, width - NUMBER_COLUMNS - spark_width)
-    header = (
-        f"{'test':<{name_width}} {'latest':>9} {'baseline':>9} {'change':>8} {'runs':>5} "
-        f"{'recent':<{spark_width}}"
+    if cut:
+        name_width = max(20, width - NUMBER_COLUMNS - max(spark_width, len("recent")))
+        labels = [_cut(label, name_width) for label in labels]
+    else:
+        name_width = max(len("test"), *(len(label) for label in labels))
+    out.write(
+        f"{'test':<{name_width}} {'latest':>9} {'baseline':>9} {'change':>8} {'runs':>5} recent\n"
     )
-    out.write(header[:width].rstrip() + "\n")  # "recent" may be wider than few runs
-    for saved in found:
+    for saved, label in zip(found, labels, strict=True):
         rows = saved.rows
         values = [row.metric(metric) for row in rows]
         latest = values[-1] if values else None
@@ -194,7 +219,7 @@ def _show(history: History, pattern: str, metric: str, width: int, out: TextIO) 
         shown_latest = "-" if latest is None else format_metric(metric, latest)
         shown_baseline = "-" if baseline is None else format_metric(metric, baseline)
         line = (
-            f"{_label(saved.nodeid, saved.machine, several, name_width):<{name_width}} "
+            f"{label:<{name_width}} "
             f"{shown_latest:>9} {shown_baseline:>9} {change:>8} {len(rows):>5} "
             f"{sparkline(values[-spark_width:])}"
         )
@@ -208,7 +233,7 @@ def _run_text(runs: Mapping[str, Mapping[str, Any]], run_id: str) -> str:
     return f"run {run_id} ({run.get('time') or 'time unknown'}, commit {commit})"
 
 
-def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
+def _trend(history: History, pattern: str, metric: str, cut: bool, out: TextIO) -> int:
     found = _series(history, pattern)
     several = len({saved.machine for saved in found}) > 1
     runs = history.runs
@@ -223,7 +248,9 @@ def _trend(history: History, pattern: str, metric: str, out: TextIO) -> int:
         recent = [row for row, _ in measured]
         values = [value for _, value in measured]
         counts.append(len(values))
-        label = _label(saved.nodeid, saved.machine, several, 200)
+        label = _label(saved, several)
+        if cut:
+            label = _cut(label, TREND_LABEL_WIDTH)
         change = find_change(values)
         if isinstance(change, Step):
             run_id = str(recent[change.index].run)
@@ -327,13 +354,14 @@ def _prune(path: Path, keep: int, out: TextIO) -> int:
 
 def _run_show(options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO) -> int:
     width = options.width or shutil.get_terminal_size((80, 24)).columns
-    return _show(_load(path), options.pattern, options.metric, width, out)
+    cut = _cuts_ids(options, out)
+    return _show(_load(path), options.pattern, options.metric, out, width=width, cut=cut)
 
 
 def _run_trend(
     options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO
 ) -> int:
-    return _trend(_load(path), options.pattern, options.metric, out)
+    return _trend(_load(path), options.pattern, options.metric, _cuts_ids(options, out), out)
 
 
 def _run_check(
