@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import gc
 import io
 import json
@@ -10,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -367,6 +369,64 @@ def test_html_is_self_contained_and_escaped(history: Path, tmp_path: Path) -> No
     assert 'class="band"' in page
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0,
+    reason="root, and Windows, write into a read-only directory all the same",
+)
+def test_html_into_a_read_only_directory_names_the_output(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    try:
+        status, _ = run("--history", str(history), "html", str(readonly / "report.html"))
+        assert status == 2
+        assert capsys.readouterr().err == (
+            f"perfbudget: error: cannot write {readonly / 'report.html'}: Permission denied\n"
+        )
+        assert not list(readonly.iterdir())
+    finally:
+        readonly.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        pytest.param("Permission denied", id="temporary file refused"),
+        pytest.param("Is a directory", id="output is a directory"),
+        pytest.param("Not a directory", id="a file in the way"),
+    ],
+)
+def test_html_that_cannot_be_written_names_the_output_not_its_temporary_file(
+    history: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    reason: str,
+) -> None:
+    directory = tmp_path / "out"
+    directory.mkdir()
+    output = directory / "report.html"
+    if reason == "Permission denied":
+        # as in a read-only directory, for a user other than root (this runs as root too)
+        def refused(*args: object, **kwargs: object) -> tuple[int, str]:
+            temporary = directory / ".report.html.abcd1234"
+            raise PermissionError(errno.EACCES, "Permission denied", str(temporary))
+
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    elif reason == "Is a directory":
+        output.mkdir()  # the temporary file is written, then cannot replace a directory
+    else:
+        (directory / "sub").write_text("a file")
+        output = directory / "sub" / "report.html"
+    before = sorted(directory.rglob("*"))
+    status, _ = run("--history", str(history), "html", str(output))
+    assert status == 2
+    assert capsys.readouterr().err == f"perfbudget: error: cannot write {output}: {reason}\n"
+    assert sorted(directory.rglob("*")) == before  # nothing left behind
+
+
 def test_prune_keeps_the_newest_runs(history: Path) -> None:
     status, output = run("--history", str(history), "prune", "--keep", "3")
     assert status == 0
@@ -529,7 +589,10 @@ def test_import_benchmark_from_a_real_pytest_benchmark_run(
             ["--history", "{good}", "import-benchmark", "{good}"],
             "{good}: not a pytest-benchmark save",
         ),
-        (["--history", "{good}", "html", "{tmp}/no/such/dir/x.html"], ""),
+        (
+            ["--history", "{good}", "html", "{tmp}/no/such/dir/x.html"],
+            "cannot write {tmp}/no/such/dir/x.html: Not a directory",
+        ),
     ],
 )
 def test_errors_exit_2_with_one_line(

@@ -371,12 +371,15 @@ def _run_check(
 
 
 def _run_html(options: argparse.Namespace, path: Path, settings: SettingsOnce, out: TextIO) -> int:
-    from .html import write_report
+    from .html import ReportError, write_report
 
     def threshold_of(nodeid: str) -> float:
         return _budget(settings(), nodeid).regression["latency"]
 
-    return write_report(_load(path), Path(options.output), options.pattern, threshold_of, out)
+    try:
+        return write_report(_load(path), Path(options.output), options.pattern, threshold_of, out)
+    except ReportError as error:
+        raise UsageError(str(error)) from None
 
 
 def _run_prune(

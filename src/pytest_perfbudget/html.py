@@ -6,7 +6,9 @@ Every name from the history is escaped.
 
 from __future__ import annotations
 
+import errno
 import html
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -18,7 +20,7 @@ from .metrics import format_metric, metric
 from .stats import median
 from .summary_row import SummaryRow
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["ReportError", "render_report", "write_report"]
 
 WIDTH, HEIGHT = 560, 180
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
@@ -207,6 +209,10 @@ def _section(history: History, saved: SavedRuns, threshold: float) -> str:
     )
 
 
+class ReportError(Exception):
+    """The page cannot be written; the message names the output."""
+
+
 def render_report(
     history: History, pattern: str, threshold_of: Callable[[str], float]
 ) -> tuple[str, int]:
@@ -250,6 +256,17 @@ def write_report(
 ) -> int:
     """Write the page to ``output``; returns the exit status."""
     page, charted = render_report(history, pattern, threshold_of)
-    write_text_atomic(output, page)
+    try:
+        write_text_atomic(output, page)
+    except OSError as error:
+        # the error names the temporary file written first, or a parent directory: the user
+        # named the output
+        raise ReportError(f"cannot write {output}: {_reason(error)}") from None
     out.write(f"{output}: {charted} tests charted\n")
     return 0
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, FileExistsError):  # a file where the parent directory should be
+        return os.strerror(errno.ENOTDIR)
+    return error.strerror or str(error)
