@@ -10,7 +10,6 @@ process at a time, both pinned to one CPU. :mod:`.control` is the other side.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import subprocess
 import sys
@@ -24,7 +23,14 @@ from typing import Any, TypeVar
 from .channel import FD_VARIABLE, PROTOCOL, Channel, ChannelClosed, ChannelTimeout
 from .measure import Clock, MeasuredBlock, Rounds, Sampler
 from .memory import MemoryProbe
-from .paired import MIN_PAIRS, PairingData, is_settled, log_ratios, paired_estimate
+from .paired import (
+    MIN_PAIRS,
+    Against,
+    PairingData,
+    is_settled,
+    log_ratios,
+    paired_estimate,
+)
 from .stats import median
 from .worktree import (
     AgainstError,
@@ -39,7 +45,6 @@ from .worktree import (
 )
 
 __all__ = [
-    "Against",
     "AgainstError",
     "ControlProcess",
     "PairedSampler",
@@ -70,17 +75,6 @@ def control_timeout() -> float:
         return float(value) if value else CONTROL_TIMEOUT
     except ValueError:
         return CONTROL_TIMEOUT
-
-
-@dataclasses.dataclass(frozen=True)
-class Against:
-    """What a paired run compares with: ``name`` as the user wrote it (a revision, or an
-    interpreter), the commit it resolved to, and the interpreter that runs the control."""
-
-    name: str
-    sha: str | None
-    python: str
-    toplevel: Path | None
 
 
 def resolve_against(revision: str | None, python: str | None, rootdir: Path) -> Against:

@@ -24,6 +24,7 @@ from .history import (
     save_results,
     thin,
 )
+from .metrics import PERCENTILES
 from .stats import percentile
 from .units import UnitError, parse_count
 
@@ -103,7 +104,7 @@ def _result(benchmark: dict[str, Any], path: Path) -> SavedResult:
     ]
     if data:  # saved with --benchmark-save-data: the percentiles are known
         ordered = sorted(data)
-        metrics.update((f"p{q}", percentile(ordered, q)) for q in (90, 95, 99))
+        metrics.update((name, percentile(ordered, q)) for name, q in PERCENTILES.items())
     return SavedResult(
         nodeid=nodeid,
         status="accepted",

@@ -12,6 +12,7 @@ from time import perf_counter_ns, process_time_ns
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from .memory import MemoryProbe
+from .metrics import PERCENTILES
 from .stats import median, percentile
 
 __all__ = [
@@ -133,12 +134,9 @@ class Measurement:
     def metrics(self) -> dict[str, float]:
         """Metric name -> value in base units (seconds, bytes, operations per second)."""
         wall = sorted(self.wall)
-        p50 = percentile(wall, 50)
-        metrics = {
-            "p50": p50,
-            "p90": percentile(wall, 90),
-            "p95": percentile(wall, 95),
-            "p99": percentile(wall, 99),
+        metrics = {name: percentile(wall, q) for name, q in PERCENTILES.items()}
+        p50 = metrics["p50"]
+        metrics |= {
             "mean": sum(wall) / len(wall),
             "max": wall[-1],
             "min": wall[0],

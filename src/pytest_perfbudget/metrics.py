@@ -26,6 +26,7 @@ __all__ = [
     "FAMILIES",
     "LIMIT_KEYWORDS",
     "METRICS",
+    "PERCENTILES",
     "SAVED_METRICS",
     "UNITS",
     "Metric",
@@ -67,6 +68,8 @@ class Metric:
     not_saved: str | None = None
     #: Shown in the summary table of a test that has no limits.
     shown_without_limits: bool = False
+    #: The percentile of the per-call wall times it is, when it is one.
+    percentile: int | None = None
 
     @property
     def saved(self) -> bool:
@@ -82,10 +85,10 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("p50", "duration", "latency", shown_without_limits=True),
-    Metric("p90", "duration", "latency"),
-    Metric("p95", "duration", "latency"),
-    Metric("p99", "duration", "latency"),
+    Metric("p50", "duration", "latency", shown_without_limits=True, percentile=50),
+    Metric("p90", "duration", "latency", percentile=90),
+    Metric("p95", "duration", "latency", percentile=95),
+    Metric("p99", "duration", "latency", percentile=99),
     Metric(
         "mean",
         "duration",
@@ -123,6 +126,10 @@ LIMIT_KEYWORDS: Mapping[str, Metric] = {
 }
 #: The metrics a history saves, in the order of its summary columns.
 SAVED_METRICS: tuple[str, ...] = tuple(row.name for row in METRICS if row.saved)
+#: Metric name -> the percentile of the per-call wall times it is.
+PERCENTILES: Mapping[str, int] = {
+    row.name: row.percentile for row in METRICS if row.percentile is not None
+}
 
 
 def metric(name: str) -> Metric:

@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from .measure import Measurement
 from .metrics import format_metric, metric
@@ -26,6 +27,7 @@ from .stats import median
 __all__ = [
     "CONFIDENCE",
     "MIN_PAIRS",
+    "Against",
     "PairedEstimate",
     "PairingData",
     "is_settled",
@@ -40,6 +42,17 @@ CONFIDENCE = 0.95
 #: The fewest pairs whose exact 95% interval exists (with 5, the signed-rank test's
 #: smallest two-sided p is 1/16).
 MIN_PAIRS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class Against:
+    """What a paired run compares with: ``name`` as the user wrote it (a revision, or an
+    interpreter), the commit it resolved to, and the interpreter that runs the control."""
+
+    name: str
+    sha: str | None
+    python: str
+    toplevel: Path | None
 
 
 @dataclasses.dataclass(frozen=True)

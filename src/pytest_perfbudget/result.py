@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .baseline import Baseline
 from .budget import Budget, Level, Limit
 from .history import SavedResult, thin
 from .measure import Measurement
-from .paired import PairingData, paired_checks, paired_notes
+from .paired import Against, PairingData, paired_checks, paired_notes
 from .regression import RegressionCheck, check_regressions, describe_regression, notes
 from .summary_row import Status
-
-if TYPE_CHECKING:
-    from .against import Against
 
 __all__ = ["PerfResult", "Verdict", "judge"]
 

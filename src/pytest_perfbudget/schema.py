@@ -73,6 +73,17 @@ def check_document(path: Path, document: object) -> dict[str, Any]:
         )
     columns = document.get("summary_columns")
     if not _known_columns(columns):
+        unknown = (
+            [column for column in columns if column not in SUMMARY_COLUMNS]
+            if isinstance(columns, list)
+            else []
+        )
+        if unknown:
+            raise HistoryError(
+                f"{path}: the history has columns this version of pytest-perfbudget does not "
+                f"know ({', '.join(map(str, unknown))}): a later version wrote it; upgrade "
+                "pytest-perfbudget. The file was left as it is"
+            )
         raise _shape_error(
             path, '"summary_columns"', f"columns of {list(SUMMARY_COLUMNS)}", got=columns
         )

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from .against import Against, AgainstError, Pairing, pinning_cpu, start_pairing
+from .against import AgainstError, Pairing, pinning_cpu, start_pairing
 from .budget import Budget, BudgetError
 from .ci import error_annotation, markdown_table, workspace_path
 from .environment import git_revision, machine_description
 from .files import write_json_atomic
 from .history import History, HistoryError, RunInfo, save_results
+from .paired import Against
 from .report import (
     json_report,
     note_lines,
