@@ -360,6 +360,17 @@ def test_bad_input_is_a_usage_error_before_any_test_runs(
     assert "Traceback" not in result.stderr.str()
 
 
+def test_a_bad_control_timeout_is_a_usage_error(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_PERFBUDGET_CONTROL_TIMEOUT", "soon")
+    result = repo.runpytest_subprocess("--perf-against=HEAD")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*PYTEST_PERFBUDGET_CONTROL_TIMEOUT='soon': expected a positive number of seconds"]
+    )
+
+
 def test_outside_a_git_repository_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_sleepy=SLEEPY.format(delay=0.001))
     result = pytester.runpytest_subprocess("--perf-against=HEAD")

@@ -69,17 +69,28 @@ CONTROL_TIMEOUT = 300.0
 OUTPUT_LINES = 6
 
 
+TIMEOUT_VARIABLE = "PYTEST_PERFBUDGET_CONTROL_TIMEOUT"
+
+
 def control_timeout() -> float:
-    value = os.environ.get("PYTEST_PERFBUDGET_CONTROL_TIMEOUT", "")
-    try:
-        return float(value) if value else CONTROL_TIMEOUT
-    except ValueError:
+    """:data:`CONTROL_TIMEOUT`, or the seconds :data:`TIMEOUT_VARIABLE` gives; raises
+    :class:`AgainstError` for a value that is not a positive number."""
+    value = os.environ.get(TIMEOUT_VARIABLE, "")
+    if not value:
         return CONTROL_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise AgainstError(f"{TIMEOUT_VARIABLE}={value!r}: expected a positive number of seconds")
+    return seconds
 
 
 def resolve_against(revision: str | None, python: str | None, rootdir: Path) -> Against:
     """What ``--perf-against=revision`` and ``--perf-against-python=python`` compare with;
     raises :class:`AgainstError` for a revision or an interpreter that cannot be used."""
+    control_timeout()  # a bad value stops the run before it starts
     toplevel = sha = None
     if revision is not None:
         toplevel = git_toplevel(rootdir)
