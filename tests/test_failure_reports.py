@@ -121,6 +121,38 @@ def test_pyinstrument_missing_leaves_a_one_line_note(pytester: pytest.Pytester) 
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
 
 
+def test_a_frozen_time_test_gets_a_real_profile_and_the_session_goes_on(
+    pytester: pytest.Pytester,
+) -> None:
+    # freezegun replaces the time functions while the test runs; pyinstrument read one of
+    # them, so the profile was frozen (0 ms) or absurd (45761314765 ms), and a read inside
+    # freezegun's stop() raised IndexError and left time patched: pytest's own timing
+    # then ended the session with an INTERNALERROR
+    pytester.makepyfile(
+        """
+        import datetime
+        import time
+        import pytest
+        from freezegun import freeze_time
+
+        @pytest.mark.perf_budget(p95="5ms", rounds=3, warmup=0)
+        @freeze_time("2012-01-14")
+        def test_frozen():
+            time.sleep(0.05)
+            assert datetime.date.today() == datetime.date(2012, 1, 14)
+
+        def test_after():
+            assert datetime.date.today() != datetime.date(2012, 1, 14)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    (line,) = [line for line in result.outlines if re.search(r"100%  test_frozen ", line)]
+    per_call_ms = float(line.split()[0])
+    assert 45 <= per_call_ms < 10_000  # the sleep's 50 ms, not the frozen clock's
+
+
 def test_perf_fixture_tests_are_profiled_without_more_samples(
     pytester: pytest.Pytester,
 ) -> None:

@@ -142,3 +142,34 @@ def test_profile_filenames_are_safe(nodeid: str) -> None:
 def test_profile_filenames_differ_for_different_ids(first: str, second: str) -> None:
     if first != second:
         assert profile_filename(first) != profile_filename(second)
+
+
+def test_the_profile_reads_a_clock_no_test_can_patch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what freezegun does while a frozen test runs: time.perf_counter and every module's
+    # reference to it, pyinstrument's timeit.default_timer too, replaced by a fake that can
+    # raise (freezegun's raises IndexError when read inside its own stop())
+    import time
+    import timeit
+
+    def patched() -> float:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(time, "perf_counter", patched)
+    monkeypatch.setattr(timeit, "default_timer", patched)
+    profile = profile_calls(hot_path, hot_path.__code__, html=False)
+    assert profile.calls >= 1
+    assert profile.seconds > 0
+    assert profile.tree[0].split()[3] == "hot_path"
+    per_call_ms = float(profile.tree[0].split()[0])
+    assert 0 < per_call_ms <= profile.seconds * 1000 / profile.calls * 1.5
+
+
+def test_a_pyinstrument_failure_is_a_profile_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyinstrument import processors
+
+    def broken(*args: object) -> None:
+        raise KeyError("frame")
+
+    monkeypatch.setattr(processors, "aggregate_repeated_calls", broken)
+    with pytest.raises(ProfileError, match="pyinstrument failed: KeyError: 'frame'"):
+        profile_calls(hot_path, None, html=False)

@@ -46,6 +46,18 @@ class ProfileError(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class _Clock:
+    """The profile's clock, bound at import and held in an object: freezegun, while a
+    frozen test runs, replaces ``time.perf_counter`` and every module's reference to it
+    (pyinstrument's ``timeit.default_timer`` too), but not this one."""
+
+    seconds: Callable[[], float] = time.perf_counter
+
+
+_CLOCK = _Clock()
+
+
+@dataclasses.dataclass(frozen=True)
 class Profile:
     """A profile of one test: its trimmed call tree and, when asked for, pyinstrument's
     HTML page."""
@@ -75,20 +87,51 @@ def profile_calls(
     """
     try:
         from pyinstrument import Profiler
+        from pyinstrument.stack_sampler import get_stack_sampler
     except ImportError as error:
         raise ProfileError(f"pyinstrument cannot be imported: {error}") from None
+
+    # pyinstrument reads its clock in Python code run between any two lines of the test,
+    # timeit.default_timer by default: under freezegun a frozen clock (a profile of
+    # 45761314765 ms), or, when it reads it inside freezegun's stop(), an IndexError that
+    # leaves time patched and ends the session. Given a timer_func (its stack sampler has
+    # one since pyinstrument 4.6), it reads that instead, from C.
+    sampler = get_stack_sampler()
+    timer_before = sampler.timer_func
+    sampler.timer_func = _CLOCK.seconds
     profiler = Profiler(interval=SAMPLING_INTERVAL, async_mode="disabled")
+    try:
+        calls, seconds, session = _run_profiled(profiler, call)
+    finally:
+        sampler.timer_func = timer_before
+    try:
+        root = session.root_frame()
+        if root is not None:
+            from pyinstrument import processors
+
+            root = processors.aggregate_repeated_calls(root, {})
+        tree = call_tree(root, code, calls=calls) if root is not None else []
+        page = profiler.output_html() if html else None
+    except Exception as error:  # pyinstrument's own failure: the test keeps its report
+        raise ProfileError(f"pyinstrument failed: {type(error).__name__}: {error}") from None
+    return Profile(calls=calls, seconds=seconds, tree=tuple(tree), html=page)
+
+
+def _run_profiled(profiler: Any, call: Callable[[], object]) -> tuple[int, float, Any]:
+    """Call ``call`` under ``profiler`` until :data:`PROFILED_SECONDS` have passed (or
+    :data:`MAX_PROFILED_CALLS` calls); the calls, their seconds and pyinstrument's session."""
     try:
         profiler.start()
     except Exception as error:  # e.g. a profiler of the user's is already running
         raise ProfileError(f"pyinstrument could not start: {error}") from None
     calls = 0
-    started = time.perf_counter()
+    clock = _CLOCK.seconds
+    started = clock()
     try:
         while True:
             call()
             calls += 1
-            seconds = time.perf_counter() - started
+            seconds = clock() - started
             if seconds >= PROFILED_SECONDS or calls >= MAX_PROFILED_CALLS:
                 break
     except (KeyboardInterrupt, SystemExit):
@@ -103,14 +146,7 @@ def profile_calls(
             session = profiler.stop()
         except Exception as error:  # pragma: no cover - pyinstrument's own failure
             raise ProfileError(f"pyinstrument could not stop: {error}") from None
-    root = session.root_frame()
-    if root is not None:
-        from pyinstrument import processors
-
-        root = processors.aggregate_repeated_calls(root, {})
-    tree = call_tree(root, code, calls=calls) if root is not None else []
-    page = profiler.output_html() if html else None
-    return Profile(calls=calls, seconds=seconds, tree=tuple(tree), html=page)
+    return calls, seconds, session
 
 
 def _one_line(text: str, limit: int = 200) -> str:
