@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 from pytest_perfbudget.profile import (
     MAX_TREE_LINES,
     ProfileError,
+    call_tree,
     profile_calls,
     profile_filename,
 )
+from pytest_perfbudget.units import parse_duration
 
 
 def busy(iterations: int) -> int:
@@ -41,8 +44,8 @@ def test_tree_starts_at_the_test_and_shows_its_hot_path() -> None:
     profile = profile_calls(profiled_test, profiled_test.__code__, html=False)
     assert profile.calls >= 1
     assert profile.html is None
-    assert profile.tree[0].split()[3] == "profiled_test"
-    functions = [line.split()[3] for line in profile.tree]
+    assert profile.tree[0].split()[2] == "profiled_test"
+    functions = [line.split()[2] for line in profile.tree]
     assert functions.index("hot_path") < functions.index("busy")
     assert "cold_path" not in functions  # far under 2% of the time
     assert all("[self]" not in line for line in profile.tree)
@@ -159,9 +162,9 @@ def test_the_profile_reads_a_clock_no_test_can_patch(monkeypatch: pytest.MonkeyP
     profile = profile_calls(hot_path, hot_path.__code__, html=False)
     assert profile.calls >= 1
     assert profile.seconds > 0
-    assert profile.tree[0].split()[3] == "hot_path"
-    per_call_ms = float(profile.tree[0].split()[0])
-    assert 0 < per_call_ms <= profile.seconds * 1000 / profile.calls * 1.5
+    assert profile.tree[0].split()[2] == "hot_path"
+    per_call = parse_duration(profile.tree[0].split()[0])
+    assert 0 < per_call <= profile.seconds / profile.calls * 1.5
 
 
 def test_a_pyinstrument_failure_is_a_profile_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,3 +176,25 @@ def test_a_pyinstrument_failure_is_a_profile_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(processors, "aggregate_repeated_calls", broken)
     with pytest.raises(ProfileError, match="pyinstrument failed: KeyError: 'frame'"):
         profile_calls(hot_path, None, html=False)
+
+
+def frame(function: str, seconds: float, *children: SimpleNamespace) -> SimpleNamespace:
+    """A stand-in for a pyinstrument frame, as :func:`call_tree` reads it."""
+    return SimpleNamespace(
+        function=function,
+        time=seconds,
+        file_path="test_tiny.py",
+        line_no=1,
+        identifier=function,
+        is_application_code=True,
+        children=list(children),
+    )
+
+
+def test_times_per_call_take_a_unit_that_fits() -> None:
+    # a test of a few microseconds read "0.00 ms 100%"
+    root = frame("test_tiny", 1000 * 3.2e-6, frame("helper", 1000 * 2.5e-6))
+    assert call_tree(root, None, calls=1000) == [
+        "   3.2us  100%  test_tiny  test_tiny.py:1",
+        "   2.5us   78%    helper  test_tiny.py:1",
+    ]

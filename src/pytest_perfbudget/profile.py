@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .units import format_duration
+
 __all__ = [
     "MAX_TREE_LINES",
     "Profile",
@@ -231,8 +233,8 @@ def call_tree(root: Any, code: types.CodeType | None, *, calls: int = 1) -> list
         share = frame.time / total if total > 0 else 1.0
         kind = "" if frame.is_application_code else "  [library]"
         lines.append(
-            f"{frame.time * 1000 / calls:9.2f} ms {share:5.0%}  {'  ' * depth}{frame.function}"
-            f"  {_location(frame)}{kind}"
+            f"{format_duration(frame.time / calls):>8} {share:5.0%}  {'  ' * depth}"
+            f"{frame.function}  {_location(frame)}{kind}"
         )
         children = sorted(_shown_children(frame), key=lambda child: -child.time)
         for child in children:
