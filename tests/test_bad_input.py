@@ -112,3 +112,13 @@ def test_bad_ini_value_is_a_usage_error(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: *tox.ini: {option} = '{value}' is invalid: *"])
+
+
+def test_a_bad_override_is_blamed_on_the_override(pytester: pytest.Pytester) -> None:
+    # it was blamed on the configuration file, which does not hold it
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nperf_max_time = '1s'\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("-o", "perf_max_time=soon")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: -o perf_max_time = 'soon' is invalid: *"])
+    assert "pyproject.toml" not in result.stderr.str()

@@ -18,7 +18,15 @@ from .history import History, HistoryError
 from .measure import PerfMeter
 from .runtest import MARKER, budget_key, sampler_key
 from .session import PerfSession
-from .settings import INI_KEYS, ConfigError, IniOption, Settings, expand_path, load_settings
+from .settings import (
+    INI_KEYS,
+    OVERRIDE,
+    ConfigError,
+    IniOption,
+    Settings,
+    expand_path,
+    load_settings,
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -128,10 +136,18 @@ def _flag_path(config: pytest.Config, value: str) -> Path:
     return config.invocation_params.dir / expand_path(value)
 
 
+def _ini_source(config: pytest.Config, name: str) -> str:
+    """Where pytest took the ini option ``name`` from: ``-o``, else its configuration
+    file."""
+    overrides: list[str] = config.getoption("override_ini") or []
+    if any(override.partition("=")[0].strip() == name for override in overrides):
+        return OVERRIDE
+    return str(config.inipath) if config.inipath is not None else "ini"
+
+
 def _settings(config: pytest.Config, *, paired: bool) -> Settings:
-    source = str(config.inipath) if config.inipath is not None else "ini"
     ini = {
-        key: IniOption(str(config.getini(f"perf_{key}")), source)
+        key: IniOption(str(config.getini(f"perf_{key}")), _ini_source(config, f"perf_{key}"))
         for key in INI_KEYS
         if config.getini(f"perf_{key}")
     }

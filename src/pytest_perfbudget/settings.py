@@ -29,6 +29,7 @@ from .units import UnitError, parse_count, parse_duration
 
 __all__ = [
     "INI_KEYS",
+    "OVERRIDE",
     "ConfigError",
     "IniOption",
     "Project",
@@ -50,12 +51,23 @@ class ConfigError(ValueError):
     """An invalid configuration value; the message names the file, the key and the value."""
 
 
+#: The source of an ini option given with pytest's ``-o``/``--override-ini``.
+OVERRIDE = "-o"
+
+
 @dataclasses.dataclass(frozen=True)
 class IniOption:
-    """A ``perf_*`` ini option as pytest read it: its raw string and the file it came from."""
+    """A ``perf_*`` ini option as pytest read it: its raw string and where it came from,
+    the configuration file or :data:`OVERRIDE`."""
 
     value: str
     source: str
+
+    def describe(self, key: str) -> str:
+        """``-o perf_max_time`` or ``tox.ini: perf_max_time``, for errors."""
+        if self.source == OVERRIDE:
+            return f"{OVERRIDE} perf_{key}"
+        return f"{self.source}: perf_{key}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,7 +320,7 @@ def load_settings(
             )
     from_ini = _layer(
         {key: option.value for key, option in ini.items()},
-        lambda key: f"{ini[key].source}: perf_{key}",
+        lambda key: ini[key].describe(key),
     )
     from_pyproject = _layer(table, lambda key: f"{pyproject}: {TABLE} {key}")
     from_flags = _layer(flags, lambda key: f"--perf-{key.replace('_', '-')}")
