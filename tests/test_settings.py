@@ -158,7 +158,11 @@ level = "warn"
         ),
         (
             '[[tool.perfbudget.budget]]\nmatch = "*"\nspeed = "fast"\n',
-            "unknown keyword speed='fast'",
+            "entry 1 has unknown key speed = 'fast' (known: match, latency, p50, ",
+        ),
+        (
+            '[[tool.perfbudget.budget]]\nmach = "tests/*"\np95 = "5ms"\n',
+            "entry 1 has unknown key mach = 'tests/*' (known: match, latency, p50, ",
         ),
         ("[tool.perfbudget\n", "cannot read it as TOML"),
     ],

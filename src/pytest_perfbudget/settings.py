@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from .budget import (
     DEFAULT_REGRESSION,
+    OPTION_KEYWORDS,
     PAIRED_REGRESSION,
     Budget,
     BudgetError,
@@ -25,6 +26,7 @@ from .budget import (
     build_budget,
     parse_regression,
 )
+from .metrics import LIMIT_KEYWORDS
 from .units import UnitError, parse_count, parse_duration
 
 __all__ = [
@@ -269,6 +271,10 @@ def _layer(raw: Mapping[str, object], describe: Callable[[str], str]) -> _Layer:
     )
 
 
+#: The keys of a ``[[tool.perfbudget.budget]]`` entry.
+ENTRY_KEYS = ("match", *LIMIT_KEYWORDS, *OPTION_KEYWORDS)
+
+
 def _entries(pyproject: Path, raw: object, defaults: Defaults) -> tuple[BudgetEntry, ...]:
     where = f"{pyproject}: [[tool.perfbudget.budget]]"
     if not isinstance(raw, list):
@@ -278,6 +284,12 @@ def _entries(pyproject: Path, raw: object, defaults: Defaults) -> tuple[BudgetEn
         if not isinstance(table, dict):
             raise ConfigError(f"{where} entry {number} must be a table, got {table!r}")
         keywords = dict(table)
+        for key, value in keywords.items():
+            if key not in ENTRY_KEYS:  # before match: a "mach =" typo is named as such
+                raise ConfigError(
+                    f"{where} entry {number} has unknown key {key} = {value!r} "
+                    f"(known: {', '.join(ENTRY_KEYS)})"
+                )
         match = keywords.pop("match", None)
         if not isinstance(match, str) or not match:
             raise ConfigError(
