@@ -96,6 +96,46 @@ def test_unchanged_code_does_not_regress(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*::test_sleepy*p50*ms*-*ms*%*pass"])
 
 
+NOISY = """
+import time, pytest
+
+CALLS = []
+
+@pytest.mark.perf_budget(rounds=8, warmup=0)
+def test_noisy():
+    # every other pair of calls 30 times slower: half the samples 1 ms, half 30 ms
+    CALLS.append(1)
+    time.sleep(0.001 if len(CALLS) % 4 < 2 else 0.03)
+"""
+
+
+def test_a_noisy_baseline_is_a_note_under_the_table_never_a_failure(
+    pytester: pytest.Pytester,
+) -> None:
+    # under filterwarnings = error, notes issued as warnings failed whole suites
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(NOISY)
+    save_baseline(pytester)
+    result = pytester.runpytest("--perf-report=report.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    noise = [line for line in result.outlines if "perf noise" in line]
+    assert len(noise) == 1
+    assert noise[0].startswith("test_a_noisy_baseline_is_a_note_under_the_table")
+    lines = result.outlines
+    section = next(n for n, line in enumerate(lines) if "performance budgets" in line)
+    table = next(n for n, line in enumerate(lines) if line.split()[:2] == ["test", "metric"])
+    assert section < table < lines.index(noise[0])  # under the table
+    (test,) = json.loads((pytester.path / "report.json").read_text())["tests"]
+    assert [note for note in test["notes"] if note.startswith("perf noise")] == [
+        noise[0].split(": ", 1)[1]
+    ]
+    # a test with notes only is not failed under -W error either
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=1)
+    assert len([line for line in result.outlines if "perf noise" in line]) == 1
+
+
 @pytest.mark.usefixtures("slowed_to_50ms")
 def test_no_compare_saves_a_slowdown_as_accepted(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--perf-no-compare", "--perf-save").assert_outcomes(passed=1)
