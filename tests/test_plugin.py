@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -645,3 +646,80 @@ def test_works_without_cacheprovider(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+CANNOT_RUN_TWICE = """
+import warnings
+import pytest
+
+WARNED = []
+
+def deprecated_once():
+    if not WARNED:  # as many libraries do: once per process
+        WARNED.append(1)
+        warnings.warn("old", DeprecationWarning)
+
+@pytest.fixture
+def state():
+    return {"token": 1}
+
+@pytest.mark.perf_budget(p95="10s")
+def test_warns():
+    with pytest.warns(DeprecationWarning):
+        deprecated_once()
+
+@pytest.mark.perf_budget(p95="10s")
+def test_makes_a_file(tmp_path):
+    (tmp_path / "out").mkdir()
+
+@pytest.mark.perf_budget(p95="10s", warmup=0, rounds=3)
+def test_uses_up_state(state):
+    state.pop("token")
+
+@pytest.mark.perf_budget(p95="10s", warmup=2)
+def test_fails_on_its_third_call(state):
+    state["calls"] = state.get("calls", 0) + 1
+    if state["calls"] == 3:
+        pytest.fail("third call", pytrace=False)
+
+@pytest.mark.perf_budget(p95="10s")
+def test_fails_at_once():
+    assert False, "first call"
+
+@pytest.mark.perf_budget(p95="10s", rounds=1, warmup=0)
+def test_called_once(tmp_path):
+    (tmp_path / "out").mkdir()
+"""
+
+
+def failure_of(output: str, test: str) -> str:
+    """The failure report of ``test`` in pytest's ``output``."""
+    return re.split(r"\n_{3,} test_", output.split(f"_ {test} _", 1)[1], maxsplit=1)[0]
+
+
+def test_a_repeated_call_that_fails_says_the_test_was_repeated(
+    pytester: pytest.Pytester,
+) -> None:
+    # DID NOT WARN, FileExistsError, KeyError: nothing said that the plugin called the
+    # test again
+    pytester.makepyfile(CANNOT_RUN_TWICE)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=5, passed=1)
+    output = result.stdout.str()
+    for test, error, call, passed in [
+        ("test_warns", "DID NOT WARN", 2, "call 1"),
+        ("test_makes_a_file", "FileExistsError", 2, "call 1"),
+        ("test_uses_up_state", "KeyError: 'token'", 2, "call 1"),
+        ("test_fails_on_its_third_call", "third call", 3, "calls 1 to 2"),
+    ]:
+        failure = failure_of(output, test)
+        assert error in failure
+        assert (
+            f"pytest-perfbudget: call {call} of this test failed after {passed} passed: a "
+            "budgeted test is called repeatedly in one setup (warmup and measured rounds)"
+        ) in failure
+        assert "perf fixture" in failure
+        assert "rounds=1, warmup=0" in failure
+    first = failure_of(output, "test_fails_at_once")
+    assert "first call" in first
+    assert "pytest-perfbudget" not in first

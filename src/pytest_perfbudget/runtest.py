@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Generator
 from types import CodeType
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ baseline_key = pytest.StashKey[Baseline]()
 sampler_key = pytest.StashKey[Sampler]()
 result_key = pytest.StashKey[PerfResult]()
 profile_key = pytest.StashKey["Profile | str"]()
+#: Which call of a repeated test failed, for its report.
+repeated_call_key = pytest.StashKey[str]()
+REPEATED_CALL_SECTION = "perf budget: the test was called repeatedly"
 
 
 class BudgetedTestHooks:
@@ -157,7 +161,7 @@ class BudgetedTestHooks:
             )
 
         def measured_test_function(**kwargs: Any) -> object:
-            call = functools.partial(test_function, **kwargs)
+            call = _counted(pyfuncitem, functools.partial(test_function, **kwargs))
             sampler.note_machine_speed()
             if isinstance(sampler, PairedSampler):
                 result, judged = self._measure_paired(pyfuncitem, sampler, test_function, kwargs)
@@ -181,8 +185,8 @@ class BudgetedTestHooks:
                 if benchmark is not None:
                     kwargs["benchmark"] = BenchmarkStandIn(benchmark)
                 code = getattr(inspect.unwrap(test_function), "__code__", None)
-                call = functools.partial(test_function, **kwargs)
-                pyfuncitem.stash[profile_key] = self._profile(pyfuncitem, call, code)
+                profiled = functools.partial(test_function, **kwargs)
+                pyfuncitem.stash[profile_key] = self._profile(pyfuncitem, profiled, code)
             return result
 
         pyfuncitem.obj = measured_test_function
@@ -208,7 +212,7 @@ class BudgetedTestHooks:
         arguments = dict(kwargs)
         if "benchmark" in arguments:
             arguments["benchmark"] = MeasuredBenchmark(arguments["benchmark"], sampler, budget)
-        call = functools.partial(test_function, **arguments)
+        call = _counted(item, functools.partial(test_function, **arguments))
         try:
             if "perf" in item.fixturenames or "benchmark" in arguments:
                 result = call()
@@ -239,6 +243,11 @@ class BudgetedTestHooks:
             del item.stash[result_key]
         if profile_key in item.stash:
             del item.stash[profile_key]
+        repeated = item.stash.get(repeated_call_key, None)
+        if repeated is not None:
+            del item.stash[repeated_call_key]
+            if report.failed and repeated not in str(report.longrepr):
+                report.sections.append((REPEATED_CALL_SECTION, repeated))
         if not report.passed or hasattr(report, "wasxfail"):
             return report
         if judged is None:
@@ -277,6 +286,49 @@ class BudgetedTestHooks:
             item, result = judged
             self._session.results[item.nodeid] = result
             item.ihook.pytest_perfbudget_result(item=item, result=result.to_json())
+
+
+def _counted(item: pytest.Item, call: Callable[[], object]) -> Callable[[], object]:
+    """``call``, the test function, as the sampler calls it over and over (warmup and
+    measured rounds): a call after the first that fails says so, as many tests cannot run
+    twice in one setup (a warning issued once per process, a file made in ``tmp_path``,
+    state the first call used up) and their failures would not tell. A closure, not an
+    object: it runs inside every measured call, and a Python function is the cheapest
+    call."""
+    calls = 0
+
+    def counted_call() -> object:
+        nonlocal calls
+        calls += 1
+        try:
+            return call()
+        except (Exception, pytest.fail.Exception) as error:  # not a skip or an exit
+            if calls > 1:
+                _explain(item, error, _repeated_call_failed(calls))
+            raise
+
+    return counted_call
+
+
+def _repeated_call_failed(number: int) -> str:
+    """What a failure of call ``number`` of a budgeted test, after the first passed, means
+    and how to avoid it."""
+    passed = "call 1" if number == 2 else f"calls 1 to {number - 1}"
+    return (
+        f"pytest-perfbudget: call {number} of this test failed after {passed} passed: a "
+        "budgeted test is called repeatedly in one setup (warmup and measured rounds). If it "
+        "cannot run twice, measure only the part that can repeat with the perf fixture "
+        "(perf(func), or `with perf.measure():`), or call it once: rounds=1, warmup=0."
+    )
+
+
+def _explain(item: pytest.Item, error: BaseException, note: str) -> None:
+    """Add ``note`` to the failure: under the exception's line where Python has exception
+    notes, and as a section of the test's report where the failure does not show it
+    (before Python 3.11, or for ``pytest.fail(..., pytrace=False)``)."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    item.stash[repeated_call_key] = note
 
 
 def _warned(item: pytest.Item, message: str) -> bool:
