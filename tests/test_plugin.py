@@ -554,6 +554,70 @@ def test_unittest_test_cases_are_not_measured_and_a_marker_on_one_is_an_error(
     assert "::TestOld::test_plain  " not in result.stdout.str()
 
 
+UNMEASURABLE = '''
+import unittest
+
+
+def double(number):
+    """Twice ``number``.
+
+    >>> double(2)
+    4
+    """
+    return 2 * number
+
+
+class TestOld(unittest.TestCase):
+    def test_one(self):
+        self.assertEqual(double(1), 2)
+
+    def test_two(self):
+        self.assertEqual(double(2), 4)
+'''
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_matched_items_that_cannot_be_measured_are_counted_once(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    # a glob over doctests and unittest.TestCase tests measured nothing, and --perf-save
+    # then wrote nothing, without a word
+    if workers:
+        pytest.importorskip("xdist")
+    pytester.makepyprojecttoml('[[tool.perfbudget.budget]]\nmatch = "*"\np95 = "5s"\n')
+    pytester.makepyfile(UNMEASURABLE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--doctest-modules", "--perf-save", *workers
+    )
+    result.assert_outcomes(passed=3)
+    notices = [line for line in result.outlines if line.startswith("pytest-perfbudget: ")]
+    assert notices == [
+        "pytest-perfbudget: 3 items matched by [[tool.perfbudget.budget]] could not be "
+        "measured and ran as plain tests: 1 doctest (a doctest's time is mostly doctest's "
+        "own compiling and checking of its examples, and pytest's doctest run clears their "
+        "namespace, so it cannot run again as it was: budget the code it shows in a test "
+        "function); 2 unittest.TestCase tests (pytest runs them through unittest, which "
+        "calls them once: make them plain test functions or methods)"
+    ]
+    assert (
+        result.outlines.count("--perf-save: no budgeted test was measured, so nothing was saved")
+        == 1
+    )
+    assert not (pytester.path / ".perf").exists()
+
+
+def test_items_no_entry_matches_are_not_counted(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        '[[tool.perfbudget.budget]]\nmatch = "*::test_plain"\np95 = "5s"\nrounds = 2\n'
+    )
+    pytester.makepyfile(UNMEASURABLE + "\n\ndef test_plain():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--doctest-modules", "--perf-save")
+    result.assert_outcomes(passed=4)
+    assert not [line for line in result.outlines if "pytest-perfbudget" in line]
+    assert "nothing was saved" not in result.stdout.str()
+    assert (pytester.path / ".perf" / "history.json").exists()
+
+
 def test_config_precedence_pyproject_over_ini(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(
         """

@@ -7,6 +7,7 @@ and stepwise register theirs), so its hooks share its state without a lookup.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import sys
@@ -91,7 +92,11 @@ class PerfSession:
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         budgeted = False
+        unmeasured: collections.Counter[str] = collections.Counter()
         for item in items:
+            kind = _unmeasured_kind(item)
+            if kind is not None and self.settings.entry_for(item.nodeid) is not None:
+                unmeasured[kind] += 1
             if not isinstance(item, pytest.Function):
                 continue
             try:
@@ -103,6 +108,8 @@ class PerfSession:
             if budget is not None:
                 item.stash[budget_key] = budget
                 budgeted = True
+        if unmeasured:
+            self.notice(_unmeasured_notice(unmeasured))
         if self.history is not None:
             _read_baselines(self.history, self.machine, items)
             # A large history is millions of lists: every garbage collection (and the memory
@@ -211,8 +218,10 @@ class PerfSession:
 
     def _save_history(self) -> None:
         """Save this run's results, but those measured under a tracer; nothing when none is
-        left."""
+        left (and a notice when nothing was measured at all)."""
         results = [result.saved() for result in self.results.values() if not result.tracer]
+        if not self.results:
+            self.notice("--perf-save: no budgeted test was measured, so nothing was saved")
         if not results:
             return
         commit, branch = git_revision(self.config.rootpath)
@@ -249,6 +258,61 @@ class PerfSession:
                 if result.verdict == "fail" and result.file:
                     file = workspace_path(self.config.rootpath, result.file, os.environ)
                     terminalreporter.write_line(error_annotation(result, file, result.line))
+
+
+#: The items of each kind that a budget entry can match but not measure: what one and
+#: several are called, and why they are not measured.
+UNMEASURED = {
+    "doctest": (
+        "doctest",
+        "doctests",
+        "a doctest's time is mostly doctest's own compiling and checking of its examples, "
+        "and pytest's doctest run clears their namespace, so it cannot run again as it was: "
+        "budget the code it shows in a test function",
+    ),
+    "unittest": (
+        "unittest.TestCase test",
+        "unittest.TestCase tests",
+        "pytest runs them through unittest, which calls them once: make them plain test "
+        "functions or methods",
+    ),
+    "other": (
+        "item of another plugin",
+        "items of other plugins",
+        "only a Python test function's call can be measured",
+    ),
+}
+
+
+def _unmeasured_kind(item: pytest.Item) -> str | None:
+    """The kind of ``item`` (a key of :data:`UNMEASURED`) when a budget entry cannot
+    measure it, else None."""
+    if any(cls.__name__ == "DoctestItem" for cls in type(item).__mro__):  # pytest's own
+        return "doctest"
+    if not isinstance(item, pytest.Function):
+        return "other"
+    if (
+        item.cls is not None
+        and issubclass(item.cls, unittest.TestCase)
+        and item.get_closest_marker(MARKER) is None  # with one, it is an error of the test
+    ):
+        return "unittest"
+    return None
+
+
+def _unmeasured_notice(counts: collections.Counter[str]) -> str:
+    """One line for the end of the run: how many items budget entries matched but could
+    not measure, and why."""
+    total = sum(counts.values())
+    reasons = []
+    for kind, count in counts.items():
+        one, many, why = UNMEASURED[kind]
+        reasons.append(f"{count} {one if count == 1 else many} ({why})")
+    return (
+        f"pytest-perfbudget: {total} {'item' if total == 1 else 'items'} matched by "
+        f"[[tool.perfbudget.budget]] could not be measured and ran as plain tests: "
+        f"{'; '.join(reasons)}"
+    )
 
 
 def _budget_of(item: pytest.Function, settings: Settings) -> Budget | None:

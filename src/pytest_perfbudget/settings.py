@@ -100,9 +100,14 @@ class Settings:
         """
         if marker_keywords is not None:
             return build_budget(marker_keywords, self.defaults)
+        entry = self.entry_for(nodeid)
+        return None if entry is None else entry.budget
+
+    def entry_for(self, nodeid: str) -> BudgetEntry | None:
+        """The last budget entry that matches ``nodeid`` (see :meth:`budget_for`)."""
         for entry in reversed(self.entries):
             if entry.match == nodeid or fnmatch.fnmatchcase(nodeid, entry.match):
-                return entry.budget
+                return entry
         return None
 
 
