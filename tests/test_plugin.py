@@ -750,7 +750,7 @@ def test_fails_on_its_third_call(state):
 def test_fails_at_once():
     assert False, "first call"
 
-@pytest.mark.perf_budget(p95="10s", rounds=1, warmup=0)
+@pytest.mark.perf_budget(p95="10s", rounds=1)
 def test_called_once(tmp_path):
     (tmp_path / "out").mkdir()
 """
@@ -783,7 +783,7 @@ def test_a_repeated_call_that_fails_says_the_test_was_repeated(
             "budgeted test is called repeatedly in one setup (warmup and measured rounds)"
         ) in failure
         assert "perf fixture" in failure
-        assert "rounds=1, warmup=0" in failure
+        assert "call it once: rounds=1 (no warm-up then)." in failure
     first = failure_of(output, "test_fails_at_once")
     assert "first call" in first
     assert "pytest-perfbudget" not in first

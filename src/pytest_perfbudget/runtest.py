@@ -318,7 +318,7 @@ def _repeated_call_failed(number: int) -> str:
         f"pytest-perfbudget: call {number} of this test failed after {passed} passed: a "
         "budgeted test is called repeatedly in one setup (warmup and measured rounds). If it "
         "cannot run twice, measure only the part that can repeat with the perf fixture "
-        "(perf(func), or `with perf.measure():`), or call it once: rounds=1, warmup=0."
+        "(perf(func), or `with perf.measure():`), or call it once: rounds=1 (no warm-up then)."
     )
 
 
