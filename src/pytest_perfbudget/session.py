@@ -94,7 +94,7 @@ class PerfSession:
         budgeted = False
         unmeasured: collections.Counter[str] = collections.Counter()
         for item in items:
-            kind = _unmeasured_kind(item)
+            kind = _unmeasured_kind(item) if self.settings.entries else None
             if kind is not None and self.settings.entry_for(item.nodeid) is not None:
                 unmeasured[kind] += 1
             if not isinstance(item, pytest.Function):
