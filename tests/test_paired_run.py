@@ -310,6 +310,17 @@ def test_a_control_that_hangs_is_stopped_and_named(
 def test_ctrl_c_leaves_no_worktree_process_or_file(
     repo: pytest.Pytester, private_tmp: Path
 ) -> None:
+    repo.makeconftest(
+        """
+        import os, pytest
+
+        @pytest.fixture(scope="session", autouse=True)
+        def resource():  # a database, say: the control must let it go too
+            yield
+            with open(os.environ["TORN_DOWN"], "a") as file:
+                file.write("torn down\\n")
+        """
+    )
     repo.makepyfile(
         test_long="""
         import time, pytest
@@ -320,20 +331,24 @@ def test_ctrl_c_leaves_no_worktree_process_or_file(
         """
     )
     commit(repo, "a long test")
+    torn_down = repo.path / "torn-down.txt"
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--perf-against=HEAD"],
         cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TORN_DOWN": str(torn_down)},
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not processes_in(private_tmp) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert processes_in(private_tmp), "the paired run never started its control"
-    time.sleep(2)  # well into the minute-long test
+    time.sleep(3)  # well into the minute-long test
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     assert "KeyboardInterrupt" in output
     assert "INTERNALERROR" not in output
     assert not processes_in(private_tmp)
+    # both sides tore their session fixtures down
+    assert torn_down.read_text().splitlines() == ["torn down", "torn down"]
 
 
 @pytest.mark.parametrize(
@@ -447,3 +462,128 @@ def test_the_control_importing_the_code_from_elsewhere_is_a_usage_error(
             "installed copy)*pip install -e .*--perf-against-python*"
         ]
     )
+
+
+def test_a_temporary_directory_behind_a_link_is_followed(
+    repo: pytest.Pytester, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = private_tmp / "real"
+    real.mkdir()
+    link = private_tmp / "link"
+    link.symlink_to(real)
+    monkeypatch.setenv("TMPDIR", str(link))  # as /var is a link on macOS
+    result = repo.runpytest_subprocess("--perf-against=HEAD", "--perf-regression=100%")
+    result.assert_outcomes(passed=1)
+    link.unlink()
+    real.rmdir()
+
+
+def test_run_from_outside_the_repository(repo: pytest.Pytester, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--perf-against=HEAD",
+         "--perf-regression=100%", "-v", str(repo.path / "test_sleepy.py")],
+        cwd=outside, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no paired verdict" not in result.stdout
+    assert "HEAD" in result.stdout  # the table's column: it was paired
+
+
+def test_measuring_points_of_another_kind_at_the_revision_leave_the_test_unpaired(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.makepyfile(
+        test_kind="""
+        import time, pytest
+
+        @pytest.mark.perf_budget(p95="10s")
+        def test_kind(perf):
+            for _ in range(3):
+                with perf.measure():
+                    time.sleep(0.001)
+        """
+    )
+    commit(repo, "perf.measure() blocks")
+    repo.makepyfile(
+        test_kind="""
+        import time, pytest
+
+        @pytest.mark.perf_budget(p95="10s")
+        def test_kind():
+            time.sleep(0.001)
+        """
+    )
+    monkeypatch.setenv("PYTEST_PERFBUDGET_CONTROL_TIMEOUT", "30")
+    started = time.monotonic()
+    result = repo.runpytest_subprocess("--perf-against=HEAD", "--perf-regression=100%", "-v")
+    assert time.monotonic() - started < 30  # no side waited for the other
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_kind.py::test_kind: perf note: no paired verdict: its measuring points "
+            "differ at HEAD (a perf.measure() block there, a repeated call here)"
+        ]
+    )
+    assert "test_sleepy.py::test_sleepy: perf note" not in result.stdout.str()
+
+
+def test_perf_in_a_fixture_is_measured_alone_and_the_test_pairs(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.makepyfile(
+        test_fixture="""
+        import time, pytest
+
+        @pytest.fixture
+        def warmed(perf):
+            perf(time.sleep, 0.001)
+
+        @pytest.mark.perf_budget(p95="10s")
+        def test_fixture(warmed, perf):
+            perf(time.sleep, 0.001)
+        """
+    )
+    commit(repo, "perf in a fixture")
+    monkeypatch.setenv("PYTEST_PERFBUDGET_CONTROL_TIMEOUT", "30")
+    started = time.monotonic()
+    result = repo.runpytest_subprocess(
+        "--perf-against=HEAD", "--perf-regression=100%", "-v", "--perf-report=report.json"
+    )
+    assert time.monotonic() - started < 30
+    result.assert_outcomes(passed=2)
+    entries = json.loads((repo.path / "report.json").read_text())["tests"]
+    (entry,) = [entry for entry in entries if entry["nodeid"].endswith("test_fixture")]
+    assert entry["regressions"][0]["pairs"] >= 6  # the test's own perf() paired
+
+
+def test_a_file_new_since_the_revision_on_the_command_line(repo: pytest.Pytester) -> None:
+    repo.makepyfile(test_new=SLEEPY.format(delay=0.001).replace("test_sleepy", "test_new"))
+    result = repo.runpytest_subprocess(
+        "test_sleepy.py", "test_new.py", "--perf-against=HEAD", "--perf-regression=100%", "-v"
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["test_new.py::test_new: perf note: no paired verdict: it has no counterpart at HEAD"]
+    )
+    assert "test_sleepy.py::test_sleepy: perf note" not in result.stdout.str()
+
+
+def test_collect_only_starts_no_control(repo: pytest.Pytester, private_tmp: Path) -> None:
+    result = repo.runpytest_subprocess("--perf-against=HEAD", "--collect-only")
+    assert result.ret == 0
+    assert git(repo.path, "worktree", "list").count("\n") == 0
+
+
+def test_a_worktree_left_by_a_killed_run_is_removed_by_the_next(
+    repo: pytest.Pytester, private_tmp: Path
+) -> None:
+    stale = private_tmp / "perfbudget-against-killed" / "repo"
+    git(
+        repo.path, "worktree", "add", "--detach", "--lock",
+        "--reason=pytest-perfbudget run 999999999", str(stale), "HEAD",
+    )  # fmt: skip
+    result = repo.runpytest_subprocess("--perf-against=HEAD", "--perf-regression=100%")
+    result.assert_outcomes(passed=1)
+    assert not stale.parent.exists()

@@ -17,7 +17,7 @@ __all__ = ["FD_VARIABLE", "PROTOCOL", "Channel", "ChannelClosed", "ChannelTimeou
 
 #: The environment variable that gives the control process its end of the socket.
 FD_VARIABLE = "PYTEST_PERFBUDGET_CONTROL_FD"
-#: Raised when the two sides' plugins would not understand each other.
+#: The version of the messages: the two sides' plugins must agree on it.
 PROTOCOL = 1
 _HEADER = struct.Struct("!I")
 
@@ -71,7 +71,7 @@ class Channel:
         while size:
             try:
                 chunk = self._socket.recv(size)
-            except (ConnectionError, OSError) as error:
+            except OSError as error:
                 if isinstance(error, TimeoutError):
                     raise
                 raise ChannelClosed(str(error)) from None

@@ -12,16 +12,18 @@ import functools
 import sys
 from collections.abc import Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from .against import pinned
+from .against import test_key
 from .budget import Budget
 from .channel import PROTOCOL, Channel, ChannelClosed
 from .integrations import MeasuredBenchmark
-from .measure import Clock, MeasuredBlock, Rounds, Sampler
+from .measure import Clock, Rounds, Sampler
 from .memory import MemoryProbe, default_memory_probe
+from .pairing import pinned
 from .runtest import budget_key, sampler_key
 
 __all__ = ["ControlSession"]
@@ -29,6 +31,8 @@ __all__ = ["ControlSession"]
 T = TypeVar("T")
 skipped_key = pytest.StashKey[bool]()
 cpu_key = pytest.StashKey["int | None"]()
+#: The node id the candidate knows the test by (the rootdirs may differ).
+candidate_key = pytest.StashKey[str]()
 
 
 class ServedSampler(Sampler):
@@ -49,7 +53,7 @@ class ServedSampler(Sampler):
         self._cpu = cpu
 
     def run(self, call: Callable[[], T], *, rounds: Rounds, warmup: int, max_time: float) -> T:
-        self._channel.send("ready", self._nodeid)
+        self._channel.send("ready", self._nodeid, "calls")
         results: list[T] = []
         with pinned(self._cpu):
             while True:
@@ -59,9 +63,9 @@ class ServedSampler(Sampler):
                         results[:] = [call() for _ in range(command[1])][-1:]
                         self._channel.send("warmed")
                     elif command[0] == "block":
-                        start, probed = self.recorded, len(self._memory)
+                        start, probed = self.recorded, self.probed
                         results[:] = [self.measure_block(call, command[1])]
-                        self._send_block(start, probed)
+                        self.send_block(start, probed)
                     else:  # "end": the candidate is done with this point
                         break
                 except BaseException as error:
@@ -70,20 +74,19 @@ class ServedSampler(Sampler):
                     raise
         return results[-1] if results else call()
 
-    def _send_block(self, start: int, probed: int) -> None:
+    def send_block(self, start: int, probed: int) -> None:
+        """Send the samples of the calls measured since ``start`` (and the memory readings
+        since ``probed``)."""
         self._channel.send(
-            "block",
-            self.wall_since(start),
-            [ns / 1e9 for ns in self._cpu_ns[start:]],
-            [float(size) for size in self._memory[probed:]],
+            "block", self.wall_since(start), self.cpu_since(start), self.memory_since(probed)
         )
 
     def sample(self) -> AbstractContextManager[None]:
-        self._channel.send("ready", self._nodeid)
+        self._channel.send("ready", self._nodeid, "once")
         command = self._channel.receive()
         if command[0] != "block":
-            return nullcontext()
-        return _ServedBlock(self)
+            return nullcontext()  # "end": not paired
+        return _ServedBlock(self, self._channel, self._cpu)
 
 
 def _describe(error: BaseException) -> str:
@@ -94,11 +97,12 @@ def _describe(error: BaseException) -> str:
 class _ServedBlock:
     """One ``with perf.measure():`` block measured for the candidate."""
 
-    def __init__(self, sampler: ServedSampler) -> None:
+    def __init__(self, sampler: ServedSampler, channel: Channel, cpu: int | None) -> None:
         self._sampler = sampler
-        self._start, self._probed = sampler.recorded, len(sampler._memory)
-        self._inner = MeasuredBlock(sampler, sampler._probe_for_next_call())
-        self._pin = pinned(sampler._cpu)
+        self._channel = channel
+        self._start, self._probed = sampler.recorded, sampler.probed
+        self._inner = Sampler.sample(sampler)
+        self._pin = pinned(cpu)
 
     def __enter__(self) -> None:
         self._pin.__enter__()
@@ -110,10 +114,10 @@ class _ServedBlock:
         self._inner.__exit__(error_type, error, *rest)
         self._pin.__exit__(None, None, None)
         if error is not None:
-            self._sampler._channel.send("raised", _describe(error))
+            self._channel.send("raised", _describe(error))
             return
-        self._sampler._send_block(self._start, self._probed)
-        self._sampler._channel.receive()  # "end": leave the point
+        self._sampler.send_block(self._start, self._probed)
+        self._channel.receive()  # "end": leave the point
 
 
 class ControlSession:
@@ -140,16 +144,26 @@ class ControlSession:
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         """Keep the candidate's budgeted tests, in its order, and tell it which exist here
-        and where the repository's modules were imported from."""
-        _, _, wanted, module_names = self._channel.receive()  # the candidate checks protocols
-        by_id = {item.nodeid: item for item in items}
-        kept = [by_id[nodeid] for nodeid in wanted if nodeid in by_id]
+        and where the repository's modules were imported from. Tests are matched by key
+        (:func:`.test_key`): file and name, whatever each side's rootdir."""
+        _, _, wanted, base, module_names = self._channel.receive()  # it checks protocols
+        root = None if base is None else Path(base)
+        by_key = {test_key(item.path, item.nodeid, root): item for item in items}
+        kept = []
+        for nodeid, key in wanted:
+            if key in by_key:
+                by_key[key].stash[candidate_key] = nodeid
+                kept.append(by_key[key])
         chosen = set(map(id, kept))
         config.hook.pytest_deselected(items=[item for item in items if id(item) not in chosen])
         items[:] = kept
         origins = {name: getattr(sys.modules.get(name), "__file__", None) for name in module_names}
         self._channel.send(
-            "collected", PROTOCOL, [item.nodeid for item in kept], origins, self._collection_errors
+            "collected",
+            PROTOCOL,
+            [item.stash[candidate_key] for item in kept],
+            origins,
+            self._collection_errors,
         )
 
     @pytest.hookimpl(tryfirst=True)
@@ -159,9 +173,7 @@ class ControlSession:
         items = session.items
         try:
             for index, item in enumerate(items):
-                command = self._channel.receive()
-                while command[0] == "end":  # for a point this side had already left
-                    command = self._channel.receive()
+                command = self._between_tests()
                 if command[0] == "finish":
                     break
                 item.stash[skipped_key] = command[0] == "skip"
@@ -169,12 +181,22 @@ class ControlSession:
                 nextitem = items[index + 1] if index + 1 < len(items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
                 outcome, text = self._outcomes.pop(item.nodeid, ("passed", ""))
-                self._channel.send("done", item.nodeid, outcome, text)
+                self._channel.send("done", item.stash[candidate_key], outcome, text)
             else:
                 self._channel.receive()  # "finish"
         except ChannelClosed:
             pass  # the candidate ended: so does this run
         return True
+
+    def _between_tests(self) -> list[Any]:
+        """The next command about a test (run, skip) or the run (finish); a command meant
+        for a measuring point this side no longer stands at is answered and passed over."""
+        while True:
+            command = self._channel.receive()
+            if command[0] in ("run", "skip", "finish"):
+                return command
+            if command[0] in ("warmup", "block"):
+                self._channel.send("raised", "the control stands at no measuring point")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -182,10 +204,13 @@ class ControlSession:
             pytest.skip("not measured at the candidate")
         if self._probe is None:
             self._probe = default_memory_probe()
-        if budget_key not in item.stash:
-            item.stash[budget_key] = Budget()  # the candidate's budget is what counts
+        item.stash[budget_key] = Budget()  # the candidate's budget is what counts
         item.stash[sampler_key] = ServedSampler(
-            self._clock, self._probe, self._channel, item.nodeid, item.stash.get(cpu_key, None)
+            self._clock,
+            self._probe,
+            self._channel,
+            item.stash[candidate_key],
+            item.stash.get(cpu_key, None),
         )
 
     @pytest.hookimpl(wrapper=True)

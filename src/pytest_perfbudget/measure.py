@@ -283,6 +283,19 @@ class Sampler:
         """The wall times (seconds) of the calls measured since ``start`` calls were."""
         return [ns / 1e9 for ns in self._wall_ns[start:]]
 
+    def cpu_since(self, start: int) -> list[float]:
+        """The CPU times (seconds) of the calls measured since ``start`` calls were."""
+        return [ns / 1e9 for ns in self._cpu_ns[start:]]
+
+    @property
+    def probed(self) -> int:
+        """How many memory readings were taken so far."""
+        return len(self._memory)
+
+    def memory_since(self, start: int) -> list[float]:
+        """The memory readings (bytes) taken since ``start`` readings were."""
+        return [float(size) for size in self._memory[start:]]
+
     def measurement(self, ops: float) -> Measurement | None:
         """Everything sampled so far, or None when nothing was."""
         if not self._wall_ns:

@@ -205,7 +205,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 "cannot run under pytest-xdist (-n); drop -n for the paired run"
             )
         try:
-            against = resolve_against(revision, python, config.rootpath)
+            paths = [config.invocation_params.dir / arg.partition("::")[0] for arg in config.args]
+            against = resolve_against(revision, python, [config.rootpath, *paths])
         except AgainstError as error:
             raise pytest.UsageError(str(error)) from None
     report_flag: str | None = config.getoption("perf_report")

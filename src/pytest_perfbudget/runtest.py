@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .against import PairedSampler, settled_rule
+from .against import PairedSampler
 from .baseline import Baseline
 from .budget import Budget, PerfBudgetWarning
 from .ci import junit_properties
@@ -81,11 +81,13 @@ class BudgetedTestHooks:
             if pairing is None:
                 item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
             else:
-                settled = settled_rule(
-                    budget.regression, throughput=budget.limits_metric("throughput")
-                )
                 item.stash[sampler_key] = PairedSampler(
-                    CLOCK, self._memory_probe, pairing, item.nodeid, settled
+                    CLOCK,
+                    self._memory_probe,
+                    pairing,
+                    item.nodeid,
+                    budget.regression,
+                    throughput=budget.limits_metric("throughput"),
                 )
 
     def _judge(
@@ -205,10 +207,7 @@ class BudgetedTestHooks:
         """Run the test with its measuring points paired with the control's, then wait
         for the control to finish its counterpart; the result and the judged test."""
         budget = item.stash[budget_key]
-        pairing = sampler.pairing
-        why_not = pairing.start_test(item.nodeid)
-        if why_not is not None:
-            sampler.data.unpaired = why_not
+        sampler.start()
         arguments = dict(kwargs)
         if "benchmark" in arguments:
             arguments["benchmark"] = MeasuredBenchmark(arguments["benchmark"], sampler, budget)
@@ -221,11 +220,10 @@ class BudgetedTestHooks:
                     call, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time
                 )
         except (KeyboardInterrupt, SystemExit):
-            pairing.abandon()  # the run stops now: the control is not waited for
+            sampler.pairing.abandon()  # the run stops now: the control is not waited for
             raise
         finally:
-            if why_not is None:
-                sampler.finish()
+            sampler.finish()
         sampler.note_machine_speed()
         return result, self._judge(item, sampler)
 

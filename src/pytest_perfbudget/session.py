@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
-from .against import AgainstError, Pairing, pinning_cpu, start_pairing
+from .against import AgainstError, start_pairing
 from .budget import Budget, BudgetError
 from .ci import error_annotation, markdown_table, workspace_path
 from .environment import git_revision, machine_description
 from .files import write_json_atomic
 from .history import History, HistoryError, RunInfo, save_results
 from .paired import Against
+from .pairing import Pairing, pinning_cpu
 from .report import (
     json_report,
     note_lines,
@@ -120,7 +121,8 @@ class PerfSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """In a paired run, start the control with the budgeted tests to pair."""
-        if self.against is None:
+        option = self.config.option
+        if self.against is None or option.collectonly or option.setuponly or option.setupplan:
             return
         tests = [
             item.nodeid
@@ -133,8 +135,8 @@ class PerfSession:
         try:
             self.pairing, notices = start_pairing(
                 self.against,
-                invocation_dir=self.config.invocation_params.dir,
-                args=self._path_args(),
+                rootdir=self.config.rootpath,
+                inifile=self.config.inipath,
                 options=_control_options(self.config),
                 tests=tests,
                 modules=sys.modules,
@@ -150,13 +152,6 @@ class PerfSession:
                 "pytest-perfbudget: this platform cannot pin a process to a CPU, so the "
                 "pairs were measured unpinned"
             )
-
-    def _path_args(self) -> list[str]:
-        """The paths and node ids the run was given, for the control to collect; none when
-        pytest took them from ``testpaths`` or the current directory, as the control will."""
-        if self.config.args_source == pytest.Config.ArgsSource.ARGS:
-            return list(self.config.args)
-        return []
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -363,7 +358,8 @@ def _plugin_args(args: Sequence[str]) -> list[str]:
 
 def _control_options(config: pytest.Config) -> list[str]:
     """The options that decide how the control collects and imports the tests as the
-    candidate does: plugins, ini overrides, the import mode, warning filters."""
+    candidate does: plugins, ini overrides, the import mode, warning filters. (It is given
+    the files of the tests to pair, the rootdir and the configuration file.)"""
     options: list[str] = []
     for plugin in _plugin_args(config.invocation_params.args):
         options += ["-p", plugin]

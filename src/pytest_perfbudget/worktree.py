@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,12 +22,17 @@ __all__ = [
     "interpreter_path",
     "interpreter_problem",
     "modules_under",
+    "prune_stale_worktrees",
     "pythonpath",
     "resolve_revision",
+    "shadowed_packages",
 ]
 
 #: Worktrees are made under the system's temporary directory with this prefix.
 PREFIX = "perfbudget-against-"
+#: A worktree is locked with this reason, and the process id that made it: a run that was
+#: killed leaves it registered, and the next run removes it.
+LOCK_REASON = "pytest-perfbudget run "
 
 
 class AgainstError(Exception):
@@ -36,7 +42,8 @@ class AgainstError(Exception):
 def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            ["git", *args],
+            # the repository's own hooks (post-checkout, git-lfs) are not ours to run
+            ["git", "-c", "core.hooksPath=/dev/null", *args],
             cwd=directory,
             capture_output=True,
             encoding="utf-8",
@@ -84,14 +91,20 @@ def resolve_revision(toplevel: Path, revision: str) -> str:
 
 
 class Worktree:
-    """``revision`` checked out, detached, in a new directory under the system's temporary
-    directory; :meth:`remove` takes it away and unregisters it."""
+    """``revision`` checked out, detached and locked, in a new directory under the
+    system's temporary directory; :meth:`remove` takes it away and unregisters it."""
 
     def __init__(self, toplevel: Path, sha: str) -> None:
         self.toplevel = toplevel
-        self._parent = Path(tempfile.mkdtemp(prefix=PREFIX))
+        # resolved: a temporary directory behind a link (macOS's /var) must compare equal
+        # to the paths modules are imported from
+        self._parent = Path(tempfile.mkdtemp(prefix=PREFIX)).resolve()
         self.path = self._parent / toplevel.name
-        completed = _git(toplevel, "worktree", "add", "--detach", "--quiet", str(self.path), sha)
+        self._removed = False
+        completed = _git(
+            toplevel, "worktree", "add", "--detach", "--quiet", "--lock",
+            f"--reason={LOCK_REASON}{os.getpid()}", str(self.path), sha,
+        )  # fmt: skip
         if completed.returncode != 0:
             shutil.rmtree(self._parent, ignore_errors=True)
             raise AgainstError(
@@ -99,19 +112,54 @@ class Worktree:
             )
 
     def remove(self) -> None:
-        _git(self.toplevel, "worktree", "remove", "--force", str(self.path))
-        shutil.rmtree(self._parent, ignore_errors=True)
-        _git(self.toplevel, "worktree", "prune")
+        """Take it away (once; later calls do nothing)."""
+        if not self._removed:
+            self._removed = True
+            _remove(self.toplevel, self.path)
+            shutil.rmtree(self._parent, ignore_errors=True)
 
     def map(self, path: Path) -> Path:
         """Where ``path``, under the repository, is in the worktree."""
         return self.path / path.relative_to(self.toplevel)
 
 
+def _remove(toplevel: Path, path: Path) -> None:
+    # a locked worktree needs --force twice
+    _git(toplevel, "worktree", "remove", "--force", "--force", str(path))
+    _git(toplevel, "worktree", "prune")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_stale_worktrees(toplevel: Path) -> None:
+    """Remove the worktrees that runs killed before their cleanup left behind (the
+    process that made them is gone)."""
+    listing = _git(toplevel, "worktree", "list", "--porcelain").stdout
+    for record in listing.split("\n\n"):
+        fields = dict(line.partition(" ")[::2] for line in record.splitlines())
+        reason = fields.get("locked", "")
+        pid = reason.removeprefix(LOCK_REASON)
+        if reason.startswith(LOCK_REASON) and pid.isdigit() and not _alive(int(pid)):
+            path = Path(fields["worktree"])
+            _remove(toplevel, path)
+            if path.parent.name.startswith(PREFIX):
+                shutil.rmtree(path.parent, ignore_errors=True)
+
+
 def _installed_places() -> list[Path]:
-    """Where installed packages live: a virtual environment inside the repository is
-    not the repository's code."""
-    places = {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
+    """Where installed packages and their scripts live: a virtual environment inside the
+    repository is not the repository's code."""
+    paths = sysconfig.get_paths()
+    places = {paths[key] for key in ("purelib", "platlib", "stdlib", "scripts")}
+    places |= {sys.prefix, sys.base_prefix}
     return [Path(place).resolve() for place in places]
 
 
@@ -125,12 +173,31 @@ def modules_under(modules: Mapping[str, ModuleType], toplevel: Path) -> dict[str
     installed = _installed_places()
     found: dict[str, Path] = {}
     for name, module in list(modules.items()):
+        if name in ("__main__", "__mp_main__"):  # the script that started the process
+            continue
         file = getattr(module, "__file__", None)
         if not isinstance(file, str):
             continue
         path = Path(file).resolve()
         if _is_under(path, toplevel) and not any(_is_under(path, place) for place in installed):
             found[name] = path
+    return found
+
+
+def shadowed_packages(modules: Mapping[str, ModuleType], toplevel: Path) -> dict[str, Path]:
+    """The top-level packages imported from outside the repository at ``toplevel`` that
+    the repository has a copy of (in ``src/`` or at the top): a non-editable install."""
+    found: dict[str, Path] = {}
+    for name, module in list(modules.items()):
+        file = getattr(module, "__file__", None)
+        if "." in name or not isinstance(file, str):
+            continue
+        path = Path(file).resolve()
+        if _is_under(path, toplevel):
+            continue
+        for root in (toplevel / "src", toplevel):
+            if (root / name / "__init__.py").is_file() or (root / f"{name}.py").is_file():
+                found[name] = path
     return found
 
 
@@ -176,15 +243,23 @@ def interpreter_problem(python: str) -> str | None:
         return f"{python} cannot be run: {error}"
     if completed.returncode == 0:
         return None
-    missing = "pytest" if "No module named 'pytest'" in completed.stderr else "pytest-perfbudget"
-    return (
-        f"{python} has no {missing}: install it there (pip install pytest-perfbudget), "
-        f"or point --perf-against-python at an environment that has it"
-    )
+    for missing in ("pytest", "pytest_perfbudget"):
+        if f"No module named '{missing}'" in completed.stderr:
+            return (
+                f"{python} has no {missing.replace('_', '-')}: install it there (pip install "
+                "pytest-perfbudget), or point --perf-against-python at an environment that "
+                "has it"
+            )
+    return f"{python} cannot import pytest and pytest-perfbudget: {_last_line(completed.stderr)}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def interpreter_path(python: str) -> str:
-    """``python`` as a path to run (a name is looked up on PATH)."""
+    """``python`` as an absolute path to run (a name is looked up on PATH)."""
     if os.path.isfile(python):
-        return python
+        return os.path.abspath(python)
     return shutil.which(python) or python
