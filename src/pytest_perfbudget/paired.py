@@ -18,7 +18,6 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from statistics import NormalDist
 
 from .measure import Measurement
 from .metrics import format_metric, metric
@@ -110,6 +109,8 @@ def _interval_rank(pairs: int, confidence: float) -> int:
     confidence) / 2, so that the interval covers with at least ``confidence``; 0 when no
     interval of that confidence exists."""
     if pairs > EXACT_PAIRS:
+        from statistics import NormalDist  # slow to import, seldom needed
+
         z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
         mean = pairs * (pairs + 1) / 4
         spread = math.sqrt(pairs * (pairs + 1) * (2 * pairs + 1) / 24)

@@ -10,9 +10,6 @@ from pathlib import Path
 import pytest
 
 from . import hookspecs
-from .against import AgainstError, resolve_against
-from .channel import FD_VARIABLE, Channel
-from .control import ControlSession
 from .environment import machine_description, machine_fingerprint
 from .history import History, HistoryError
 from .measure import PerfMeter
@@ -199,6 +196,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config, paired=paired)
     against = None
     if paired:
+        from .against import AgainstError, resolve_against  # a paired run's only
+
         if _runs_xdist(config):
             raise pytest.UsageError(
                 "--perf-against pairs each test with its counterpart from one process: it "
@@ -265,6 +264,9 @@ def _runs_xdist(config: pytest.Config) -> bool:
 
 def _register_control(config: pytest.Config) -> None:
     """This process is the control of a paired run: the candidate drives it."""
+    from .channel import FD_VARIABLE, Channel
+    from .control import ControlSession
+
     fd = os.environ.get(FD_VARIABLE)
     if fd is None or not fd.isdigit():
         raise pytest.UsageError("--perf-control is used by --perf-against only")

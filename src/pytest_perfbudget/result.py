@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .baseline import Baseline
 from .budget import Budget, Level, Limit
 from .history import SavedResult, thin
 from .measure import Measurement
-from .paired import Against, PairingData, paired_checks, paired_notes
 from .regression import RegressionCheck, check_regressions, describe_regression, notes
 from .summary_row import Status
+
+if TYPE_CHECKING:  # a paired run's modules are imported only when it is one
+    from .paired import Against, PairingData
 
 __all__ = ["PerfResult", "Verdict", "judge"]
 
@@ -179,6 +181,8 @@ def judge(
         if unpaired is not None:
             extra_notes.append(f"perf note: no paired verdict: {unpaired}")
         else:
+            from .paired import paired_checks, paired_notes
+
             regressions = paired_checks(
                 paired, measurement, budget.regression, throughput=throughput,
                 against=against.name,

@@ -12,11 +12,10 @@ import inspect
 import sys
 from collections.abc import Callable, Generator
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from .against import PairedSampler
 from .baseline import Baseline
 from .budget import Budget, PerfBudgetWarning
 from .ci import junit_properties
@@ -32,6 +31,8 @@ from .profile import Profile, ProfileError, profile_calls, profile_filename
 from .result import PerfResult, judge
 
 if TYPE_CHECKING:
+    from .against import PairedSampler
+    from .paired import PairingData
     from .session import PerfSession
 
 __all__ = ["MARKER", "BudgetedTestHooks", "baseline_key", "budget_error_key", "budget_key"]
@@ -81,6 +82,8 @@ class BudgetedTestHooks:
             if pairing is None:
                 item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
             else:
+                from .against import PairedSampler
+
                 item.stash[sampler_key] = PairedSampler(
                     CLOCK,
                     self._memory_probe,
@@ -91,7 +94,11 @@ class BudgetedTestHooks:
                 )
 
     def _judge(
-        self, item: pytest.Item, sampler: Sampler, benchmark: object = None
+        self,
+        item: pytest.Item,
+        sampler: Sampler,
+        benchmark: object = None,
+        paired: PairingData | None = None,
     ) -> PerfResult | None:
         """The test's result from what ``sampler`` measured, or None when it measured
         nothing; with pytest-benchmark's ``benchmark`` fixture, judged on its timings, with
@@ -114,7 +121,7 @@ class BudgetedTestHooks:
             accept=self._session.accept,
             file=file,
             line=None if line is None else line + 1,
-            paired=sampler.data if isinstance(sampler, PairedSampler) else None,
+            paired=paired,
             against=None if pairing is None else pairing.against,
         )
 
@@ -165,8 +172,9 @@ class BudgetedTestHooks:
         def measured_test_function(**kwargs: Any) -> object:
             call = _counted(pyfuncitem, functools.partial(test_function, **kwargs))
             sampler.note_machine_speed()
-            if isinstance(sampler, PairedSampler):
-                result, judged = self._measure_paired(pyfuncitem, sampler, test_function, kwargs)
+            if self._session.pairing is not None:
+                paired = cast("PairedSampler", sampler)
+                result, judged = self._measure_paired(pyfuncitem, paired, test_function, kwargs)
             elif benchmark is not None:
                 result = sampler.run(call, rounds=1, warmup=0, max_time=0.0)
                 sampler.note_machine_speed()
@@ -225,7 +233,7 @@ class BudgetedTestHooks:
         finally:
             sampler.finish()
         sampler.note_machine_speed()
-        return result, self._judge(item, sampler)
+        return result, self._judge(item, sampler, paired=sampler.data)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(

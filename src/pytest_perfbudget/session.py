@@ -14,18 +14,15 @@ import sys
 import unittest
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .against import AgainstError, start_pairing
 from .budget import Budget, BudgetError
 from .ci import error_annotation, markdown_table, workspace_path
 from .environment import git_revision, machine_description
 from .files import write_json_atomic
 from .history import History, HistoryError, RunInfo, save_results
-from .paired import Against
-from .pairing import Pairing, pinning_cpu
 from .report import (
     json_report,
     note_lines,
@@ -37,6 +34,10 @@ from .report import (
 from .result import PerfResult
 from .runtest import MARKER, BudgetedTestHooks, baseline_key, budget_error_key, budget_key
 from .settings import Settings
+
+if TYPE_CHECKING:  # the paired run's modules are imported only when it is one
+    from .paired import Against
+    from .pairing import Pairing
 
 __all__ = ["PerfSession"]
 
@@ -131,6 +132,9 @@ class PerfSession:
         ]
         if not tests:
             return
+        from .against import AgainstError, start_pairing
+        from .pairing import pinning_cpu
+
         cpu = pinning_cpu()
         try:
             self.pairing, notices = start_pairing(
