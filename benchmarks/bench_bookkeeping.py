@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 TESTS = 200
 BUDGETED = """
@@ -56,8 +57,8 @@ def session(directory: Path, *args: str) -> float:
 
 
 def measured_seconds(report: Path) -> float:
-    tests = json.loads(report.read_text())["tests"]
-    return sum(test["rounds"] * test["metrics"]["mean"] for test in tests)
+    tests: list[dict[str, Any]] = json.loads(report.read_text())["tests"]
+    return sum(float(test["rounds"] * test["metrics"]["mean"]) for test in tests)
 
 
 def profile(directory: Path, report: Path) -> pstats.Stats:

@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 TESTS_PER_FILE = 100
+#: The sessions run as in an installed project: with the bytecode of the plugin and pytest
+#: cached (pip compiles it when it installs), even where PYTHONDONTWRITEBYTECODE is set.
+ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
 def write_suite(directory: Path, tests: int) -> None:
@@ -62,7 +65,7 @@ def hookimpl_calls(directory: Path, *extra: str) -> int:
         "-p", "no:hypothesispytest", "-p", "no:randomly", "-p", "perfbudget_counter", *extra,
         str(directory / "suite"),
     ]  # fmt: skip
-    environment = {**os.environ, "PYTHONPATH": str(directory)}
+    environment = {**ENVIRONMENT, "PYTHONPATH": str(directory)}
     completed = subprocess.run(
         command, capture_output=True, text=True, env=environment, check=False
     )
@@ -83,7 +86,7 @@ def import_seconds() -> float:
     """CPU seconds to import the plugin into a fresh interpreter that has pytest loaded."""
     runs = [
         float(subprocess.run([sys.executable, "-c", IMPORT_TIMER], capture_output=True,
-                             text=True, check=True).stdout)
+                             text=True, check=True, env=ENVIRONMENT).stdout)
         for _ in range(7)
     ]  # fmt: skip
     return statistics.median(runs)
@@ -98,7 +101,7 @@ def instructions(directory: Path, *extra: str) -> int:
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
         "-p", "no:hypothesispytest", "-p", "no:randomly", *extra, str(directory),
     ]  # fmt: skip
-    subprocess.run(command, capture_output=True, check=True)
+    subprocess.run(command, capture_output=True, check=True, env=ENVIRONMENT)
     for line in counts.read_text().splitlines():
         if line.startswith(("summary:", "totals:")):
             return int(line.split()[1])
@@ -113,7 +116,9 @@ def run_suite(directory: Path, *extra: str) -> tuple[float, float]:
     ]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        command, capture_output=True, text=True, check=False, env=ENVIRONMENT
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != 0:

@@ -47,7 +47,7 @@ from .schema import (
     no_constant,
     runs_hold_numbers,
 )
-from .summary_row import STATUS_CODES, SUMMARY_COLUMNS, Status, SummaryRow
+from .summary_row import STATUS_CODES, SUMMARY_COLUMNS, Rows, Status, SummaryRow
 
 __all__ = [
     "SAMPLES_PER_RUN",
@@ -140,7 +140,7 @@ class SavedRuns:
     nodeid: str
     machine: str
     #: One row per run, oldest first.
-    rows: tuple[SummaryRow, ...]
+    rows: Rows
     #: The limits the test had when it was last saved, per metric ``{"max": bound}``.
     limits: Mapping[str, Mapping[str, float]]
     _samples: Mapping[str, Mapping[str, Sequence[float]]]
@@ -181,7 +181,7 @@ def _retain(entry: dict[str, Any], keep: int) -> set[int]:
     del summaries[:-keep]
     if len(summaries) > SPEED_WINDOW:  # the speed of older runs is not read any more
         summaries[-SPEED_WINDOW - 1][_REFERENCE] = None
-    wanted = {str(row.run) for row in baseline_rows(list(map(SummaryRow, summaries)), None)}
+    wanted = {str(row.run) for row in baseline_rows(Rows(summaries), None)}
     samples = entry["samples"]
     for run in [run for run in samples if run not in wanted]:
         del samples[run]
@@ -252,7 +252,7 @@ class History:
             if not entry_is_indexed(entry):
                 raise entry_error(self.path, nodeid, machine, entry)
             self._checked.add((nodeid, machine))
-        rows = tuple(map(SummaryRow, entry["summaries"]))
+        rows = Rows(entry["summaries"])
         return SavedRuns(nodeid, machine, rows, entry.get("limits", {}), entry["samples"])
 
     def check_runs(

@@ -8,12 +8,12 @@ outside the storage reads rows through :class:`SummaryRow`, never by position.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, overload
 
 from .metrics import SAVED_METRICS
 
-__all__ = ["STATUS_CODES", "SUMMARY_COLUMNS", "Status", "SummaryRow"]
+__all__ = ["STATUS_CODES", "SUMMARY_COLUMNS", "Rows", "Status", "SummaryRow"]
 
 #: What identifies a run and how the history took it, then the machine's speed while
 #: measuring (seconds of the reference kernel), then the saved metrics.
@@ -83,3 +83,33 @@ class SummaryRow:
         """A saved metric's value; None where it was not measured (or where the file holds
         something other than a number of at least 0)."""
         return _number(self.values[_COLUMN[name]])
+
+
+class Rows(Sequence[SummaryRow]):
+    """A test's stored rows seen as :class:`SummaryRow`s, each made when it is read: a
+    history holds millions of rows, and most reads look at a few of the newest."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[SummaryRow]:
+        return map(SummaryRow, self._rows)
+
+    def __reversed__(self) -> Iterator[SummaryRow]:
+        return map(SummaryRow, reversed(self._rows))
+
+    @overload
+    def __getitem__(self, index: int) -> SummaryRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Rows: ...
+
+    def __getitem__(self, index: int | slice) -> SummaryRow | Rows:
+        if isinstance(index, slice):
+            return Rows(self._rows[index])
+        return SummaryRow(self._rows[index])
