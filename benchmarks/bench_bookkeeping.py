@@ -113,7 +113,8 @@ def main() -> None:
     print("the plugin's functions taking the most time of their own, per test:")
     for name, own, cumulative in sorted(rows, key=lambda row: -row[1])[:12]:
         print(
-            f"  {own / TESTS * 1e6:8.1f} us own  {cumulative / TESTS * 1e6:8.1f} us with callees  {name}"
+            f"  {own / TESTS * 1e6:8.1f} us own  "
+            f"{cumulative / TESTS * 1e6:8.1f} us with callees  {name}"
         )
 
 
