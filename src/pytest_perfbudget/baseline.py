@@ -8,12 +8,14 @@ and came back from, and how its times followed the machine's speed.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping, Sequence
 
 from .metrics import SAVED_METRICS
 from .stats import median
-from .summary_row import SummaryRow
+from .summary_row import Status, SummaryRow
 
 __all__ = [
     "BASELINE_RUNS",
@@ -24,6 +26,7 @@ __all__ = [
     "RunSamples",
     "baseline_rows",
     "build_baseline",
+    "older_than",
 ]
 
 #: The baseline pools the raw samples of this many of the newest accepted runs.
@@ -88,14 +91,20 @@ class Baseline:
         return RunSamples(run.wall for run in self.runs)
 
 
+def older_than(rows: Sequence[SummaryRow], before: int | None) -> Sequence[SummaryRow]:
+    """The rows of the runs older than run ``before`` (all of them without one). Rows are
+    in run order, so this looks at a few of them, not at every one."""
+    if before is None:
+        return rows
+    return rows[: bisect.bisect_left(rows, before, key=operator.attrgetter("run"))]
+
+
 def baseline_rows(rows: Sequence[SummaryRow], before: int | None) -> list[SummaryRow]:
     """The rows of the runs a baseline pools, newest first: the newest accepted ones (older
     than run ``before`` when given), at most :data:`BASELINE_RUNS`, none older than the
     newest rebased run."""
     chosen: list[SummaryRow] = []
-    for row in reversed(rows):
-        if before is not None and row.run >= before:
-            continue
+    for row in reversed(older_than(rows, before)):
         status = row.status
         if status in ("accepted", "rebased"):
             chosen.append(row)
@@ -105,13 +114,11 @@ def baseline_rows(rows: Sequence[SummaryRow], before: int | None) -> list[Summar
 
 
 def build_baseline(
-    rows: Sequence[SummaryRow], samples_of: SamplesOf, *, before: int | None = None
-) -> Baseline | None:
-    """The baseline of a test whose saved runs are ``rows`` (oldest first; their values
-    checked), before run ``before`` when given; None without an accepted run."""
-    chosen = baseline_rows(rows, before)
-    if not chosen:
-        return None
+    chosen: Sequence[SummaryRow], recent: Sequence[SummaryRow], samples_of: SamplesOf
+) -> Baseline:
+    """The baseline of the runs ``chosen`` (:func:`baseline_rows`, at least one) with what
+    the ``recent`` runs tell (the last :data:`RECENT_RUNS_READ` before it, oldest first);
+    their values checked."""
     wall: list[float] = []
     memory: list[float] = []
     runs: list[BaselineRun] = []
@@ -132,51 +139,49 @@ def build_baseline(
     ops = median([row.ops for row in chosen])
     if metrics.get("p50", 0) > 0:
         metrics["throughput"] = ops / metrics["p50"]
+    levels = [(row.status, row.metric("p50"), row.reference) for row in recent]
     return Baseline(
         tuple(wall),
         tuple(memory),
         ops,
         metrics,
         tuple(runs),
-        _transient_p50(rows, before),
-        _speed_history(rows, before),
+        _transient_p50(levels[-TRANSIENT_WINDOW:]),
+        _speed_history(levels[-SPEED_WINDOW:]),
     )
 
 
-def _since_rebase(
-    rows: Sequence[SummaryRow], before: int | None, window: int
-) -> Sequence[SummaryRow]:
-    """The last ``window`` rows older than run ``before`` (when given), none older than the
-    newest rebase: the runs before it timed other code."""
-    recent = [row for row in rows if before is None or row.run < before][-window:]
-    for index in range(len(recent) - 1, -1, -1):
-        if recent[index].status == "rebased":
-            return recent[index:]
-    return recent
+#: What a recent run tells a regression check: its status, p50 and machine speed.
+Level = tuple["Status | None", float | None, float | None]
 
 
-def _transient_p50(rows: Sequence[SummaryRow], before: int | None) -> float | None:
-    """The slowest p50 among the last :data:`TRANSIENT_WINDOW` runs (see
-    :func:`_since_rebase`) that were rejected and followed by a faster accepted run."""
+def _since_rebase(levels: Sequence[Level]) -> Sequence[Level]:
+    """``levels`` from the newest rebase on: the runs before it timed other code."""
+    for index in range(len(levels) - 1, -1, -1):
+        if levels[index][0] == "rebased":
+            return levels[index:]
+    return levels
+
+
+def _transient_p50(levels: Sequence[Level]) -> float | None:
+    """The slowest p50 among recent runs (the last :data:`TRANSIENT_WINDOW`, since the
+    newest rebase) that were rejected and followed by a faster accepted run."""
     fastest_after: float | None = None  # of the accepted runs after the one looked at
     slowest: float | None = None
-    for row in reversed(_since_rebase(rows, before, TRANSIENT_WINDOW)):
-        level = row.metric("p50")
+    for status, level, _ in reversed(_since_rebase(levels)):
         if level is None:
             continue
-        if row.status == "accepted":
+        if status == "accepted":
             fastest_after = level if fastest_after is None else min(fastest_after, level)
-        elif row.status == "rejected" and fastest_after is not None and fastest_after < level:
+        elif status == "rejected" and fastest_after is not None and fastest_after < level:
             slowest = level if slowest is None else max(slowest, level)
     return slowest
 
 
-def _speed_history(
-    rows: Sequence[SummaryRow], before: int | None
-) -> tuple[tuple[float, float], ...]:
-    """(reference, p50) of the last :data:`SPEED_WINDOW` runs (see :func:`_since_rebase`)
-    that have both. Across a rebase the code's own change would pass for the machine's."""
-    pairs = (
-        (row.reference, row.metric("p50")) for row in _since_rebase(rows, before, SPEED_WINDOW)
+def _speed_history(levels: Sequence[Level]) -> tuple[tuple[float, float], ...]:
+    """(reference, p50) of recent runs (the last :data:`SPEED_WINDOW`, since the newest
+    rebase) that have both. Across a rebase the code's own change would pass for the
+    machine's."""
+    return tuple(
+        (reference, p50) for _, p50, reference in _since_rebase(levels) if reference and p50
     )
-    return tuple((reference, p50) for reference, p50 in pairs if reference and p50)

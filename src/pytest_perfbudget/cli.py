@@ -210,7 +210,7 @@ def _show(
     )
     for saved, label in zip(found, labels, strict=True):
         rows = saved.rows
-        values = [row.metric(metric) for row in rows]
+        values = rows.metric(metric)
         latest = values[-1] if values else None
         baseline = _baseline_value(rows, metric) if rows else None
         change = "-"
@@ -240,12 +240,13 @@ def _trend(history: History, pattern: str, metric: str, cut: bool, out: TextIO) 
     reported = 0
     counts = []  # the runs each test had, to say what was looked at
     for saved in found:
+        window = saved.rows[-TREND_RUNS:]
         measured = [
-            (row, value)
-            for row in saved.rows[-TREND_RUNS:]
-            if (value := row.metric(metric)) is not None
+            (run, value)
+            for run, value in zip(window.runs(), window.metric(metric), strict=True)
+            if value is not None
         ]
-        recent = [row for row, _ in measured]
+        recent = [run for run, _ in measured]
         values = [value for _, value in measured]
         counts.append(len(values))
         label = _label(saved, several)
@@ -253,7 +254,7 @@ def _trend(history: History, pattern: str, metric: str, cut: bool, out: TextIO) 
             label = _cut(label, TREND_LABEL_WIDTH)
         change = find_change(values)
         if isinstance(change, Step):
-            run_id = str(recent[change.index].run)
+            run_id = str(recent[change.index])
             if change.clean:
                 slower = "slower" if change.change > 0 else "faster"
                 evidence = f"every run since {slower} than every run before"
@@ -270,7 +271,7 @@ def _trend(history: History, pattern: str, metric: str, cut: bool, out: TextIO) 
             out.write(
                 f"{label}: creep {change.relative * 100:+.2f}% a run in {metric} "
                 f"({format_metric(metric, abs(change.slope))} a run) over the last "
-                f"{len(values)} runs, since {_run_text(runs, str(recent[0].run))}, "
+                f"{len(values)} runs, since {_run_text(runs, str(recent[0]))}, "
                 f"p={change.p_value:.1g}\n"
             )
             reported += 1

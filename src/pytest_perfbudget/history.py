@@ -36,7 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from . import files
-from .baseline import RECENT_RUNS_READ, SPEED_WINDOW, Baseline, baseline_rows, build_baseline
+from .baseline import (
+    RECENT_RUNS_READ,
+    SPEED_WINDOW,
+    Baseline,
+    baseline_rows,
+    build_baseline,
+    older_than,
+)
 from .files import collector_paused, locked, write_json_atomic
 from .schema import (
     VERSION,
@@ -277,9 +284,9 @@ class History:
         chosen = baseline_rows(saved.rows, before)
         if not chosen:
             return None
-        earlier = [row for row in saved.rows if before is None or row.run < before]
-        self.check_runs(saved, chosen, earlier[-RECENT_RUNS_READ:])
-        return build_baseline(saved.rows, saved.samples, before=before)
+        recent = list(older_than(saved.rows, before)[-RECENT_RUNS_READ:])
+        self.check_runs(saved, chosen, recent)
+        return build_baseline(chosen, recent, saved.samples)
 
     def add_run(self, run: RunInfo, results: Sequence[SavedResult], keep: int) -> str:
         """Merge one session's results as a new run; returns the run's id. A test given

@@ -170,10 +170,7 @@ def _limits(saved: SavedRuns, kind: str) -> dict[str, float]:
 def _section(history: History, saved: SavedRuns, threshold: float) -> str:
     nodeid, rows = saved.nodeid, saved.rows
     run_ids = [str(row.run) for row in rows]
-    times = {
-        name: ([row.metric(name) for row in rows], color, dash)
-        for name, (color, dash) in LINES.items()
-    }
+    times = {name: (rows.metric(name), color, dash) for name, (color, dash) in LINES.items()}
     charts = [
         _chart(
             f"{nodeid}: time per call",
@@ -184,7 +181,7 @@ def _section(history: History, saved: SavedRuns, threshold: float) -> str:
             runs=run_ids,
         )
     ]
-    memory = [row.metric("memory") for row in rows]
+    memory = rows.metric("memory")
     if any(value for value in memory):
         charts.append(
             _chart(

@@ -62,8 +62,10 @@ class SummaryRow:
     def status(self) -> Status | None:
         """How the history took the run; None for a letter it does not know (a file
         edited by hand: the storage checks statuses before a baseline reads them)."""
-        code = self.values[_STATUS]
-        return _STATUS_OF_CODE.get(code) if isinstance(code, str) else None
+        try:
+            return _STATUS_OF_CODE.get(self.values[_STATUS])
+        except TypeError:  # not a letter at all: a list, say
+            return None
 
     @property
     def rounds(self) -> int:
@@ -82,7 +84,8 @@ class SummaryRow:
     def metric(self, name: str) -> float | None:
         """A saved metric's value; None where it was not measured (or where the file holds
         something other than a number of at least 0)."""
-        return _number(self.values[_COLUMN[name]])
+        value = self.values[_COLUMN[name]]  # _number, inlined: read millions of times
+        return float(value) if type(value) in _NUMBER_TYPES and 0 <= value <= _LARGEST else None
 
 
 class Rows(Sequence[SummaryRow]):
@@ -113,3 +116,13 @@ class Rows(Sequence[SummaryRow]):
         if isinstance(index, slice):
             return Rows(self._rows[index])
         return SummaryRow(self._rows[index])
+
+    def metric(self, name: str) -> list[float | None]:
+        """One saved metric of every row, as :meth:`SummaryRow.metric` reads it (a whole
+        column at once: a chart or a sparkline reads every row)."""
+        column = _COLUMN[name]
+        return [_number(values[column]) for values in self._rows]
+
+    def runs(self) -> list[int]:
+        """The run of every row."""
+        return [values[_RUN] for values in self._rows]
