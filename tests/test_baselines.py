@@ -517,6 +517,35 @@ def test_xdist_controller_alone_saves_every_result(pytester: pytest.Pytester) ->
     assert len(runs) == 1
 
 
+def test_baselines_are_kept_apart_by_how_many_workers_ran_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two workers on two cores slow each other: a baseline saved serially must not judge a
+    # run under -n 2, nor the other way round
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_sleepy=SLEEPY)
+    save_baseline(pytester)  # serially, at 5 ms
+    monkeypatch.setenv("DELAY", "0.05")
+    parallel = pytester.runpytest_subprocess("-n", "2", "--perf-save", "--perf-report=r.json")
+    parallel.assert_outcomes(passed=1)  # no baseline under -n 2 yet: 10x slower passes
+    (entry,) = json.loads((pytester.path / "r.json").read_text())["tests"]
+    assert entry["baseline"] is None
+    tests = history_of(pytester)["tests"]
+    assert isinstance(tests, dict)
+    machines = tests["test_sleepy.py::test_sleepy"]
+    serial, (under_two,) = (
+        [key for key in machines if " x" not in key],
+        [key for key in machines if key.endswith(" x2")],
+    )
+    assert len(serial) == 1
+    assert under_two == f"{serial[0]} x2"
+    monkeypatch.setenv("DELAY", "0.005")
+    result = pytester.runpytest("--perf-report=r.json")  # serially: the serial baseline
+    result.assert_outcomes(passed=1)
+    (entry,) = json.loads((pytester.path / "r.json").read_text())["tests"]
+    assert entry["baseline"]["p50"] < 0.02
+
+
 def test_the_xdist_controller_lets_the_history_go(pytester: pytest.Pytester) -> None:
     """Its workers read the baselines; a large history is hundreds of MiB in memory."""
     pytest.importorskip("xdist")

@@ -168,10 +168,23 @@ def _settings(config: pytest.Config, *, paired: bool) -> Settings:
 
 
 def _machine(config: pytest.Config) -> str:
+    """The key baselines are filed under: the machine (or the label a hook gives), and how
+    many xdist workers share it, since workers on the same cores slow each other in ways
+    the reference kernel does not see: a baseline saved serially is not one under -n 2."""
     label = config.hook.pytest_perfbudget_fingerprint(config=config)
-    if label is not None:
-        return str(label)
-    return machine_fingerprint(machine_description())
+    key = str(label) if label is not None else machine_fingerprint(machine_description())
+    workers = _workers(config)
+    return key if workers == 1 else f"{key} x{workers}"
+
+
+def _workers(config: pytest.Config) -> int:
+    """How many xdist workers run the tests at once (1 without xdist)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return int(workerinput.get("workercount", 1))
+    if not config.pluginmanager.has_plugin("xdist") or config.getoption("dist", "no") == "no":
+        return 1
+    return max(1, len(config.getoption("tx", None) or []))
 
 
 def pytest_configure(config: pytest.Config) -> None:
