@@ -6,7 +6,10 @@ regressions), then one run with every test made 35% slower (target: at least 11 
 caught). Each compared run uses the plugin as shipped: effect size, Mann-Whitney, and a
 confirmation re-run.
 
-    python benchmarks/bench_regression_aa_ab.py [--saved 5] [--compared 10]
+    python benchmarks/bench_regression_aa_ab.py [--saved 5] [--compared 10] [--workers 2]
+
+With ``--workers N`` every run is made under pytest-xdist with N workers (baselines are
+kept per number of workers, so this is a baseline made and compared under ``-n N``).
 """
 
 from __future__ import annotations
@@ -58,11 +61,14 @@ def calibrate() -> dict[str, int]:
             for index, target in enumerate(targets)}  # fmt: skip
 
 
+WORKERS = ["-p", "no:xdist"]
+
+
 def run(directory: Path, *args: str, slowdown: float = 1.0) -> list[dict[str, object]]:
     report = directory / "report.json"
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-        "-p", "no:xdist", f"--perf-report={report}", *args, str(directory / "test_cpu.py"),
+        *WORKERS, f"--perf-report={report}", *args, str(directory / "test_cpu.py"),
     ]  # fmt: skip
     environment = {**os.environ, "SLOWDOWN": str(slowdown)}
     subprocess.run(command, cwd=directory, env=environment, capture_output=True, check=False)
@@ -99,7 +105,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saved", type=int, default=5)
     parser.add_argument("--compared", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1, help="pytest-xdist workers (-n)")
     args = parser.parse_args()
+    if args.workers > 1:
+        WORKERS[:] = ["-n", str(args.workers)]
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         (directory / "test_cpu.py").write_text(SUITE.format(work=calibrate()))
