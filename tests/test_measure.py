@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import sys
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +183,110 @@ def test_disabled_perf_meter_just_calls() -> None:
     with meter.measure():
         calls.append(2)
     assert calls == [1, 2]
+
+
+def test_awaited_rounds_are_timed_around_each_await() -> None:
+    clock = FakeClock()
+    durations = iter([999_000, 1_000_000, 2_000_000, 3_000_000])
+    sampler = Sampler(clock.as_clock(), FakeProbe(iter([100, 300, 200])))
+
+    async def call() -> str:
+        await asyncio.sleep(0)  # gives the event loop a turn, as a real await would
+        clock.spend(next(durations), 500_000)
+        return "done"
+
+    result = asyncio.run(sampler.run_async(call, rounds=3, warmup=1, max_time=1))
+    assert result == "done"
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.wall == (0.001, 0.002, 0.003)
+    assert measurement.cpu == (0.0005, 0.0005, 0.0005)
+    assert measurement.memory == (100.0, 300.0, 200.0)
+
+
+def test_awaited_auto_rounds_stop_when_max_time_is_spent() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+
+    async def call() -> None:
+        clock.spend(10_000_000)
+
+    asyncio.run(sampler.run_async(call, rounds="auto", warmup=0, max_time=0.5))
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.rounds == 50
+
+
+def test_perf_meter_awaits_a_coroutine_function_and_an_async_block() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    meter = PerfMeter(sampler, rounds=4, warmup=2, max_time=1)
+    calls: list[int] = []
+
+    async def double(n: int) -> int:
+        calls.append(n)
+        clock.spend(1_000)
+        return n * 2
+
+    async def test() -> int:
+        result = await meter(double, 21)
+        async with meter.measure():
+            clock.spend(5_000)
+        return result
+
+    assert asyncio.run(test()) == 42
+    assert calls == [21] * 6
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.wall == (1e-6, 1e-6, 1e-6, 1e-6, 5e-6)
+    assert meter.close_unawaited() == []
+
+
+async def fetch() -> int:
+    return 1
+
+
+def test_a_perf_coroutine_never_awaited_is_named_and_closed() -> None:
+    meter = PerfMeter(Sampler(FakeClock().as_clock(), None), rounds=1, warmup=0, max_time=1)
+
+    async def test() -> None:
+        await meter(fetch)
+        _ = meter(fetch)  # the mistake: never awaited, so nothing is measured
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "never awaited" warning of Python's either
+        asyncio.run(test())
+        assert meter.close_unawaited() == ["fetch"]
+
+
+def test_perf_of_a_call_that_returns_a_coroutine_is_an_error() -> None:
+    meter = PerfMeter(Sampler(FakeClock().as_clock(), None), rounds=1, warmup=0, max_time=1)
+    made: list[Coroutine[Any, Any, int]] = []
+
+    def make() -> Coroutine[Any, Any, int]:
+        made.append(fetch())
+        return made[-1]
+
+    with pytest.raises(TypeError, match=r"perf\(.*make\) timed calls that return an awaitable"):
+        _ = meter(make)
+    assert inspect.getcoroutinestate(made[-1]) == inspect.CORO_CLOSED
+
+
+def test_disabled_perf_meter_awaits_once() -> None:
+    meter = PerfMeter(None, rounds=5, warmup=1, max_time=0)
+    calls: list[int] = []
+
+    async def record(n: int) -> int:
+        calls.append(n)
+        return n
+
+    async def test() -> int:
+        async with meter.measure():
+            calls.append(0)
+        return await meter(record, 1)
+
+    assert asyncio.run(test()) == 1
+    assert calls == [0, 1]
 
 
 def test_linux_probe_reads_high_water_mark_over_start(tmp_path: Path) -> None:

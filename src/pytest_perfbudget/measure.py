@@ -1,15 +1,16 @@
-"""Measuring calls: rounds, wall and CPU time, the machine's speed while measuring, the
-``perf`` fixture's meter; peak memory through a :mod:`.memory` probe."""
+"""Measuring calls, called or awaited: rounds, wall and CPU time, the machine's speed while
+measuring, the ``perf`` fixture's meter; peak memory through a :mod:`.memory` probe."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from time import perf_counter_ns, process_time_ns
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar, cast, overload
 
 from .memory import MemoryProbe
 from .metrics import PERCENTILES
@@ -20,6 +21,7 @@ __all__ = [
     "MEMORY_ROUNDS",
     "MIN_ROUNDS",
     "REFERENCE_INTERVAL",
+    "Block",
     "Clock",
     "MeasuredBlock",
     "Measurement",
@@ -28,6 +30,8 @@ __all__ = [
     "Sampler",
     "active_tracer",
     "reference_seconds",
+    "run_steps",
+    "run_steps_async",
     "with_external_timings",
 ]
 
@@ -41,8 +45,12 @@ MEMORY_ROUNDS = 3
 REFERENCE_INTERVAL = 0.002
 
 T = TypeVar("T")
+S = TypeVar("S")
 P = ParamSpec("P")
 Rounds = int | Literal["auto"]
+#: Later than any clock read: when the recorder of ``with`` blocks reads the machine's
+#: speed (never: the test's own hooks read it around them).
+_NEVER = 2**63
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +74,13 @@ class Clock:
         return int(median(deltas))
 
 
+def _qualname(function: object) -> str:
+    return getattr(function, "__qualname__", None) or type(function).__qualname__
+
+
 def _name_of(function: object) -> str:
     module = getattr(function, "__module__", None) or type(function).__module__
-    name = getattr(function, "__qualname__", None) or type(function).__qualname__
-    return f"{module}.{name}"
+    return f"{module}.{_qualname(function)}"
 
 
 def active_tracer() -> str | None:
@@ -164,6 +175,8 @@ class Sampler:
         self._reference_positions: list[int] = []
         self._recording = True
         self._tracer: str | None = None
+        #: What records a ``with`` block: nothing paces it.
+        self._blocks = _Rounds(self, 0, None, paced=False)
 
     def stop_recording(self) -> None:
         """From now on only run the code handed to it: the test was judged (and a profile
@@ -203,12 +216,6 @@ class Sampler:
             return self._memory_probe
         return None
 
-    def _record(self, wall_ns: int, cpu_ns: int, growth: int | None) -> None:
-        self._wall_ns.append(max(0, wall_ns - self._read_cost_ns))
-        self._cpu_ns.append(cpu_ns)
-        if growth is not None:
-            self._memory.append(growth)
-
     def sample(self) -> AbstractContextManager[None]:
         """A context manager that measures its block once."""
         if not self._recording:
@@ -226,9 +233,19 @@ class Sampler:
         self._note_tracer()
         for _ in range(warmup):
             call()
-        if rounds == "auto":
-            return self._measure(call, MAX_ROUNDS, minimum=MIN_ROUNDS, max_time=max_time)
-        return self._measure(call, rounds, minimum=rounds, max_time=None)
+        return self._measure(call, *_plan(rounds, max_time))
+
+    async def run_async(
+        self, call: Callable[[], Awaitable[T]], *, rounds: Rounds, warmup: int, max_time: float
+    ) -> T:
+        """:meth:`run` for a call that is awaited: each one awaited on the running event
+        loop, timed around the ``await``."""
+        if not self._recording:
+            return await call()
+        self._note_tracer()
+        for _ in range(warmup):
+            await call()
+        return await self._measure_async(call, *_plan(rounds, max_time))
 
     def measure_block(self, call: Callable[[], T], count: int) -> T:
         """Measure exactly ``count`` calls (one block of a paired comparison); the last
@@ -236,22 +253,19 @@ class Sampler:
         if not self._recording:
             return call()
         self._note_tracer()
-        return self._measure(call, count, minimum=count, max_time=None)
+        return self._measure(call, count, count, None)
 
     def _measure(
-        self, call: Callable[[], T], wanted: int, *, minimum: int, max_time: float | None
+        self, call: Callable[[], T], wanted: int, minimum: int, max_time: float | None
     ) -> T:
         """Measure up to ``wanted`` calls, at least ``minimum``, stopping once ``max_time``
-        of measuring has passed. The loop is kept bare: between the clock reads there is
-        only the call. Every :data:`REFERENCE_INTERVAL` the machine's speed is read between
-        two calls. The memory probes' own time (they collect garbage first, which takes
-        long in a large process) does not count against ``max_time``.
+        of measuring has passed (:class:`_Rounds` keeps count). The loop is kept bare:
+        between the clock reads there is only the call.
         """
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
-        deadline = None if max_time is None else wall_ns() + int(max_time * 1e9)
-        interval = int(REFERENCE_INTERVAL * 1e9)
-        next_reference = wall_ns() + interval
-        for count in range(1, wanted + 1):
+        record = _Rounds(self, minimum, max_time).record
+        probe_start = 0
+        for _ in range(wanted):
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
@@ -264,13 +278,36 @@ class Sampler:
                 wall_end = wall_ns()
                 cpu_end = cpu_ns()
                 growth = probe.stop() if probe is not None else None
-            self._record(wall_end - wall_start, cpu_end - cpu_start, growth)
-            if probe is not None and deadline is not None:
-                deadline += (wall_start - probe_start) + (wall_ns() - wall_end)
-            if wall_end >= next_reference:
-                self.note_machine_speed()
-                next_reference = wall_end + interval
-            if count >= minimum and (deadline is None or wall_end >= deadline):
+            if record(wall_start, wall_end, cpu_end - cpu_start, growth, probe_start):
+                break
+        return result
+
+    async def _measure_async(
+        self,
+        call: Callable[[], Awaitable[T]],
+        wanted: int,
+        minimum: int,
+        max_time: float | None,
+    ) -> T:
+        """:meth:`_measure` with each call awaited: the event loop's work for it (other
+        tasks it runs meanwhile too) is in its time."""
+        wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
+        record = _Rounds(self, minimum, max_time).record
+        probe_start = 0
+        for _ in range(wanted):
+            probe = self._probe_for_next_call()
+            if probe is not None:
+                probe_start = wall_ns()
+                probe.start()
+            cpu_start = cpu_ns()
+            wall_start = wall_ns()
+            try:
+                result = await call()
+            finally:
+                wall_end = wall_ns()
+                cpu_end = cpu_ns()
+                growth = probe.stop() if probe is not None else None
+            if record(wall_start, wall_end, cpu_end - cpu_start, growth, probe_start):
                 break
         return result
 
@@ -313,6 +350,68 @@ class Sampler:
         )
 
 
+def _plan(rounds: Rounds, max_time: float) -> tuple[int, int, float | None]:
+    """The calls a measuring loop makes for ``rounds``: at most, at least, and the time
+    after which it stops once it has the least (None: no such time)."""
+    if rounds == "auto":
+        return MAX_ROUNDS, MIN_ROUNDS, max_time
+    return rounds, rounds, None
+
+
+class _Rounds:
+    """Records the measured calls of one loop, sync or async, and says when it has
+    measured enough: at least ``minimum`` calls, then once ``max_time`` of measuring has
+    passed. Every :data:`REFERENCE_INTERVAL` it reads the machine's speed, between two
+    calls. The memory probes' own time (they collect garbage first, which takes long in a
+    large process) does not count against ``max_time``."""
+
+    __slots__ = (
+        "_count",
+        "_cpu",
+        "_deadline",
+        "_interval",
+        "_memory",
+        "_minimum",
+        "_next_reference",
+        "_read_cost_ns",
+        "_sampler",
+        "_wall",
+        "_wall_ns",
+    )
+
+    def __init__(
+        self, sampler: Sampler, minimum: int, max_time: float | None, *, paced: bool = True
+    ) -> None:
+        wall_ns = sampler._clock.wall_ns
+        self._sampler = sampler
+        self._wall, self._cpu, self._memory = sampler._wall_ns, sampler._cpu_ns, sampler._memory
+        self._read_cost_ns = sampler._read_cost_ns
+        self._wall_ns = wall_ns
+        self._minimum = minimum
+        self._count = 0
+        self._deadline = None if max_time is None else wall_ns() + int(max_time * 1e9)
+        self._interval = int(REFERENCE_INTERVAL * 1e9)
+        self._next_reference = wall_ns() + self._interval if paced else _NEVER
+
+    def record(
+        self, wall_start: int, wall_end: int, cpu_ns: int, growth: int | None, probe_start: int
+    ) -> bool:
+        """Record a measured call (``growth`` is None unless a probe, started at
+        ``probe_start``, read its memory); whether the loop has measured enough."""
+        self._count += 1
+        self._wall.append(max(0, wall_end - wall_start - self._read_cost_ns))
+        self._cpu.append(cpu_ns)
+        if growth is not None:
+            self._memory.append(growth)
+            if self._deadline is not None:
+                self._deadline += (wall_start - probe_start) + (self._wall_ns() - wall_end)
+        if wall_end >= self._next_reference:
+            self._sampler.note_machine_speed()
+            self._next_reference = wall_end + self._interval
+        deadline = self._deadline
+        return self._count >= self._minimum and (deadline is None or wall_end >= deadline)
+
+
 def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measurement:
     """A measurement whose wall samples another tool took (pytest-benchmark's rounds),
     measured ``whole`` as one call around that tool's run.
@@ -329,8 +428,21 @@ def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measu
     )
 
 
+class Block(Protocol):
+    """A block measured once, entered by ``with`` or ``async with``."""
+
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None: ...
+
+    async def __aenter__(self) -> None: ...
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *rest: object) -> None: ...
+
+
 class MeasuredBlock:
-    """Measures one ``with`` block for a :class:`Sampler`; a block that raises is dropped."""
+    """Measures one ``with`` (or ``async with``) block for a :class:`Sampler`; a block
+    that raises is dropped."""
 
     def __init__(self, sampler: Sampler, probe: MemoryProbe | None) -> None:
         self._sampler = sampler
@@ -351,7 +463,15 @@ class MeasuredBlock:
         cpu_end = self._cpu_ns()
         growth = self._probe.stop() if self._probe is not None else None
         if error_type is None:
-            self._sampler._record(wall_end - self._wall_start, cpu_end - self._cpu_start, growth)
+            self._sampler._blocks.record(
+                self._wall_start, wall_end, cpu_end - self._cpu_start, growth, 0
+            )
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        self.__exit__(error_type, *rest)
 
 
 class PerfMeter:
@@ -367,21 +487,112 @@ class PerfMeter:
         self._rounds: Rounds = rounds
         self._warmup = warmup
         self._max_time = max_time
+        #: The coroutines ``perf(coroutine_function)`` returned that were not awaited yet,
+        #: with the function's name.
+        self._pending: list[tuple[Coroutine[Any, Any, Any], str]] = []
 
-    def __call__(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Measure ``func(*args, **kwargs)`` over the rounds; return its last result."""
+    @overload
+    def __call__(
+        self, func: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, T]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+    def __call__(self, func: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Measure ``func(*args, **kwargs)`` over the rounds; return its last result. For a
+        coroutine function, return a coroutine that does so when awaited, each call
+        awaited."""
+        call = functools.partial(func, *args, **kwargs) if args or kwargs else func
+        if inspect.iscoroutinefunction(func):
+            return self._awaitable(call, _qualname(func))
         if self._sampler is None:
             return func(*args, **kwargs)
-        call = functools.partial(func, *args, **kwargs) if args or kwargs else func
-        return self._sampler.run(
+        result = self._sampler.run(
             call,
             rounds=self._rounds,
             warmup=self._warmup,
             max_time=self._max_time,
         )
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()  # its never-awaited warning would only repeat this error
+            raise TypeError(
+                f"perf({_qualname(func)}) timed calls that return an awaitable without "
+                "awaiting it: only making the awaitable was measured. Hand perf the "
+                "coroutine function itself and await the result: "
+                "`await perf(fetch, *args)`"
+            )
+        return result
 
-    def measure(self) -> AbstractContextManager[None]:
-        """Measure the ``with`` block, once."""
+    def _awaitable(self, call: Callable[[], Awaitable[T]], name: str) -> Coroutine[Any, Any, T]:
+        """A coroutine that measures ``call`` when awaited, held until it is, so that one
+        never awaited is found (:meth:`close_unawaited`)."""
+        self._pending = [
+            (pending, pending_name)
+            for pending, pending_name in self._pending
+            if inspect.getcoroutinestate(pending) == inspect.CORO_CREATED
+        ]
+        coroutine = self._awaited(call)
+        self._pending.append((coroutine, name))
+        return coroutine
+
+    async def _awaited(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self._sampler is None:
+            return await call()
+        return await self._sampler.run_async(
+            call, rounds=self._rounds, warmup=self._warmup, max_time=self._max_time
+        )
+
+    def close_unawaited(self) -> list[str]:
+        """The functions whose ``perf(...)`` coroutine was never awaited, so nothing of
+        them was measured; those coroutines are closed (Python would warn of them
+        too)."""
+        names = []
+        for coroutine, name in self._pending:
+            if inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED:
+                coroutine.close()
+                names.append(name)
+        self._pending.clear()
+        return names
+
+    def measure(self) -> Block:
+        """Measure the ``with`` or ``async with`` block, once."""
         if self._sampler is None:
             return nullcontext()
-        return self._sampler.sample()
+        # A paired run's blocks are sync only, but they are reached only from a sync
+        # test's call: an async test is not paired, and a fixture measures alone.
+        return cast(Block, self._sampler.sample())
+
+
+def run_steps(steps: Generator[S, object, T], perform: Callable[[S], object]) -> T:
+    """Carry out ``steps``: ``perform`` each step the generator yields, send it the
+    result or throw in what it raised; the generator's return value."""
+    reply: object = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        try:
+            reply, error = perform(step), None
+        except BaseException as raised:  # the generator decides what it stops
+            reply, error = None, raised
+
+
+async def run_steps_async(
+    steps: Generator[S, object, T], perform: Callable[[S], Awaitable[object]]
+) -> T:
+    """:func:`run_steps` with each step awaited."""
+    reply: object = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        try:
+            reply, error = await perform(step), None
+        except BaseException as raised:  # the generator decides what it stops
+            reply, error = None, raised
