@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
-from types import SimpleNamespace
+from collections.abc import Callable
+from types import CodeType, SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_perfbudget.measure import run_steps, run_steps_async
 from pytest_perfbudget.profile import (
     MAX_TREE_LINES,
+    Profile,
     ProfileError,
     call_tree,
     profile_calls,
@@ -40,8 +44,12 @@ def profiled_test() -> None:
     cold_path()
 
 
+def profiled(call: Callable[[], object], code: CodeType | None, *, html: bool) -> Profile:
+    return run_steps(profile_calls(code, html=html), lambda _: call())
+
+
 def test_tree_starts_at_the_test_and_shows_its_hot_path() -> None:
-    profile = profile_calls(profiled_test, profiled_test.__code__, html=False)
+    profile = profiled(profiled_test, profiled_test.__code__, html=False)
     assert profile.calls >= 1
     assert profile.html is None
     assert profile.tree[0].split()[2] == "profiled_test"
@@ -49,6 +57,26 @@ def test_tree_starts_at_the_test_and_shows_its_hot_path() -> None:
     assert functions.index("hot_path") < functions.index("busy")
     assert "cold_path" not in functions  # far under 2% of the time
     assert all("[self]" not in line for line in profile.tree)
+
+
+async def waiting_test() -> None:
+    await asyncio.sleep(0.02)
+    hot_path()
+
+
+def test_an_awaited_test_has_its_waits_in_its_tree() -> None:
+    async def awaited_profile() -> Profile:
+        async def call(_: None) -> None:
+            await waiting_test()
+
+        steps = profile_calls(waiting_test.__code__, html=False, awaited=True)
+        return await run_steps_async(steps, call)
+
+    profile = asyncio.run(awaited_profile())
+    assert profile.tree[0].split()[2] == "waiting_test"
+    functions = [line.split()[2] for line in profile.tree]
+    assert "hot_path" in functions
+    assert "sleep" in functions  # the time it waited, which is no CPU time
 
 
 def deep(levels: int) -> None:
@@ -62,7 +90,7 @@ def test_tree_is_trimmed_to_its_line_limit() -> None:
     def test_deep() -> None:
         deep(60)
 
-    profile = profile_calls(test_deep, test_deep.__code__, html=False)
+    profile = profiled(test_deep, test_deep.__code__, html=False)
     assert len(profile.tree) == MAX_TREE_LINES + 1
     assert profile.tree[-1].startswith("... ")
 
@@ -75,14 +103,14 @@ def test_library_frames_are_collapsed() -> None:
     def test_parse() -> None:
         json.loads(document)
 
-    profile = profile_calls(test_parse, test_parse.__code__, html=False)
+    profile = profiled(test_parse, test_parse.__code__, html=False)
     library = [line for line in profile.tree if line.endswith("[library]")]
     assert len(library) == 1  # json.loads; decode and raw_decode folded into it
     assert " loads " in library[0]
 
 
 def test_html_page_when_asked() -> None:
-    profile = profile_calls(hot_path, hot_path.__code__, html=True)
+    profile = profiled(hot_path, hot_path.__code__, html=True)
     assert profile.html is not None
     assert "<html" in profile.html.lower()
 
@@ -95,7 +123,7 @@ def test_a_call_that_raises_is_a_profile_error() -> None:
         raise ValueError("second\nrun differs")
 
     with pytest.raises(ProfileError, match=r"raised ValueError .*: second run differs$"):
-        profile_calls(flaky, None, html=False)
+        profiled(flaky, None, html=False)
     assert sys.getprofile() is None  # the profiler was stopped
 
 
@@ -104,13 +132,13 @@ def test_a_skip_or_fail_outcome_is_a_profile_error() -> None:
         pytest.skip("not now")
 
     with pytest.raises(ProfileError, match="raised Skipped"):
-        profile_calls(skipping, None, html=False)
+        profiled(skipping, None, html=False)
 
 
 def test_pyinstrument_that_cannot_be_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyinstrument", None)
     with pytest.raises(ProfileError, match="pyinstrument cannot be imported"):
-        profile_calls(hot_path, None, html=False)
+        profiled(hot_path, None, html=False)
 
 
 def test_pyinstrument_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +149,7 @@ def test_pyinstrument_that_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(pyinstrument.Profiler, "start", refuse)
     with pytest.raises(ProfileError, match="could not start: no sampler available"):
-        profile_calls(hot_path, None, html=False)
+        profiled(hot_path, None, html=False)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +187,7 @@ def test_the_profile_reads_a_clock_no_test_can_patch(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(time, "perf_counter", patched)
     monkeypatch.setattr(timeit, "default_timer", patched)
-    profile = profile_calls(hot_path, hot_path.__code__, html=False)
+    profile = profiled(hot_path, hot_path.__code__, html=False)
     assert profile.calls >= 1
     assert profile.seconds > 0
     assert profile.tree[0].split()[2] == "hot_path"
@@ -175,7 +203,7 @@ def test_a_pyinstrument_failure_is_a_profile_error(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(processors, "aggregate_repeated_calls", broken)
     with pytest.raises(ProfileError, match="pyinstrument failed: KeyError: 'frame'"):
-        profile_calls(hot_path, None, html=False)
+        profiled(hot_path, None, html=False)
 
 
 def frame(function: str, seconds: float, *children: SimpleNamespace) -> SimpleNamespace:

@@ -13,7 +13,7 @@ import os
 import re
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +80,14 @@ class Profile:
 
 
 def profile_calls(
-    call: Callable[[], object], code: types.CodeType | None, *, html: bool
-) -> Profile:
-    """Run ``call`` under pyinstrument (repeated to fill :data:`PROFILED_SECONDS`) and
-    trim the tree to the frames under ``code``, the test function's code.
+    code: types.CodeType | None, *, html: bool, awaited: bool = False
+) -> Generator[None, object, Profile]:
+    """Profile calls of a test under pyinstrument: yields once for each call to make (the
+    caller makes it, called or ``awaited`` on the test's event loop, and throws in what it
+    raised), until :data:`PROFILED_SECONDS` have passed; returns the profile, its tree
+    trimmed to the frames under ``code``, the test function's code.
 
-    Raises :class:`ProfileError` when pyinstrument fails or the call raises.
+    Raises :class:`ProfileError` when pyinstrument fails or a call raises.
     """
     try:
         from pyinstrument import Profiler
@@ -101,9 +103,12 @@ def profile_calls(
     sampler = get_stack_sampler()
     timer_before = sampler.timer_func
     sampler.timer_func = _CLOCK.seconds
-    profiler = Profiler(interval=SAMPLING_INTERVAL, async_mode="disabled")
+    # awaited, the time a call waits on the event loop is the awaiting frame's
+    profiler = Profiler(
+        interval=SAMPLING_INTERVAL, async_mode="enabled" if awaited else "disabled"
+    )
     try:
-        calls, seconds, session = _run_profiled(profiler, call)
+        calls, seconds, session = yield from _run_profiled(profiler)
     finally:
         sampler.timer_func = timer_before
     try:
@@ -119,9 +124,10 @@ def profile_calls(
     return Profile(calls=calls, seconds=seconds, tree=tuple(tree), html=page)
 
 
-def _run_profiled(profiler: Any, call: Callable[[], object]) -> tuple[int, float, Any]:
-    """Call ``call`` under ``profiler`` until :data:`PROFILED_SECONDS` have passed (or
-    :data:`MAX_PROFILED_CALLS` calls); the calls, their seconds and pyinstrument's session."""
+def _run_profiled(profiler: Any) -> Generator[None, object, tuple[int, float, Any]]:
+    """Yield for a call under ``profiler`` until :data:`PROFILED_SECONDS` have passed (or
+    :data:`MAX_PROFILED_CALLS` calls); the calls, their seconds and pyinstrument's
+    session."""
     try:
         profiler.start()
     except Exception as error:  # e.g. a profiler of the user's is already running
@@ -131,12 +137,12 @@ def _run_profiled(profiler: Any, call: Callable[[], object]) -> tuple[int, float
     started = clock()
     try:
         while True:
-            call()
+            yield
             calls += 1
             seconds = clock() - started
             if seconds >= PROFILED_SECONDS or calls >= MAX_PROFILED_CALLS:
                 break
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as error:  # pytest.fail and pytest.skip are BaseExceptions too
         raise ProfileError(

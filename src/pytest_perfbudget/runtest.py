@@ -1,18 +1,22 @@
 """Each budgeted test's run: measure its call (or let ``perf`` or pytest-benchmark measure
 inside it), judge it, profile it when it failed, and put the verdict in its own report.
 
+An ``async def`` test is measured on its own event loop: its framework (pytest-asyncio,
+anyio, pytest-trio) runs a coroutine function of ours in its place, which awaits it for
+the rounds. The steps of measuring a test are written once (:meth:`_steps`), carried out
+by a call or an ``await`` each.
+
 :class:`BudgetedTestHooks` is registered only once collection found a budgeted test, so a
 suite without budgets never calls these hooks.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import CodeType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import pytest
 
@@ -25,7 +29,15 @@ from .integrations import (
     benchmark_disabled,
     benchmark_timings,
 )
-from .measure import Clock, Sampler, with_external_timings
+from .measure import (
+    Clock,
+    PerfMeter,
+    Rounds,
+    Sampler,
+    run_steps,
+    run_steps_async,
+    with_external_timings,
+)
 from .memory import MemoryProbe, default_memory_probe
 from .profile import Profile, ProfileError, profile_calls, profile_filename
 from .result import PerfResult, judge
@@ -55,6 +67,18 @@ profile_key = pytest.StashKey["Profile | str"]()
 #: Which call of a repeated test failed, for its report.
 repeated_call_key = pytest.StashKey[str]()
 REPEATED_CALL_SECTION = "perf budget: the test was called repeatedly"
+#: An async test, measured by the coroutine function put in its place.
+awaited_key = pytest.StashKey[bool]()
+ASYNC_NOT_PAIRED = "async tests are not paired yet"
+
+
+class _Measure(NamedTuple):
+    """A step of :meth:`BudgetedTestHooks._steps`: measure the test's calls over rounds.
+    The other step, None, calls the test once."""
+
+    rounds: Rounds
+    warmup: int
+    max_time: float
 
 
 class BudgetedTestHooks:
@@ -79,7 +103,7 @@ class BudgetedTestHooks:
             if self._memory_probe is None:
                 self._memory_probe = default_memory_probe()
             pairing = self._session.pairing
-            if pairing is None:
+            if pairing is None or _is_async(item):
                 item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
             else:
                 from .against import PairedSampler
@@ -126,12 +150,15 @@ class BudgetedTestHooks:
         )
 
     def _profile(
-        self, item: pytest.Function, call: Callable[[], object], code: CodeType | None
-    ) -> Profile | str:
-        """The test's profile, or a one-line reason why there is none."""
+        self, item: pytest.Function, code: CodeType | None
+    ) -> Generator[None, object, Profile | str]:
+        """The test's profile, or a one-line reason why there is none; yields for each
+        call of the test to profile."""
         profile_dir = self._session.profile_dir
         try:
-            profile = profile_calls(call, code, html=profile_dir is not None)
+            profile = yield from profile_calls(
+                code, html=profile_dir is not None, awaited=awaited_key in item.stash
+            )
         except ProfileError as error:
             return f"no profile: {error}"
         if profile.html is not None and profile_dir is not None:
@@ -147,57 +174,40 @@ class BudgetedTestHooks:
                 self._session.profile_dir = None
         return profile
 
+    def _benchmark(self, item: pytest.Function) -> tuple[bool, object]:
+        """Whether the test is measured, and pytest-benchmark's fixture when it uses it;
+        under ``--benchmark-disable`` nothing is timed, so nothing is judged."""
+        benchmark = item.funcargs.get("benchmark") if _uses_benchmark(item) else None
+        if benchmark is not None and benchmark_disabled(benchmark):
+            self._session.notice(BENCHMARK_DISABLED)
+            return False, None
+        return True, benchmark
+
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         """Measure the test call (or let the ``perf`` fixture or pytest-benchmark measure
         inside it), measure once more, pooling the samples, when the result looks like a
         regression, and profile the test once judged when it failed (or when asked to)."""
         sampler = pyfuncitem.stash.get(sampler_key, None)
-        if sampler is None:
+        if sampler is None or awaited_key in pyfuncitem.stash:
             return (yield)
-        budget = pyfuncitem.stash[budget_key]
+        measured, benchmark = self._benchmark(pyfuncitem)
+        if not measured:
+            return (yield)
         test_function = pyfuncitem.obj
-        benchmark = pyfuncitem.funcargs.get("benchmark") if _uses_benchmark(pyfuncitem) else None
-        if benchmark is not None and benchmark_disabled(benchmark):
-            self._session.notice(BENCHMARK_DISABLED)
-            return (yield)  # --benchmark-disable: nothing is timed, so nothing is judged
-
-        def measure(call: Callable[[], object]) -> object:
-            if "perf" in pyfuncitem.fixturenames:
-                return call()
-            return sampler.run(
-                call, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time
-            )
 
         def measured_test_function(**kwargs: Any) -> object:
-            call = _counted(pyfuncitem, functools.partial(test_function, **kwargs))
-            sampler.note_machine_speed()
-            if self._session.pairing is not None:
-                paired = cast("PairedSampler", sampler)
-                result, judged = self._measure_paired(pyfuncitem, paired, test_function, kwargs)
-            elif benchmark is not None:
-                result = sampler.run(call, rounds=1, warmup=0, max_time=0.0)
-                sampler.note_machine_speed()
-                judged = self._judge(pyfuncitem, sampler, benchmark)
-            else:
-                result = measure(call)
-                sampler.note_machine_speed()
-                judged = self._judge(pyfuncitem, sampler)
-                if judged is not None and judged.regressed and budget.rounds != 1:
-                    result = measure(call)  # confirm: judged again on both measurements
-                    sampler.note_machine_speed()
-                    judged = self._judge(pyfuncitem, sampler)
-            sampler.stop_recording()
-            if judged is None:
-                return result
-            pyfuncitem.stash[result_key] = judged
-            if judged.verdict == "fail" or self._session.profile_all:
-                if benchmark is not None:
-                    kwargs["benchmark"] = BenchmarkStandIn(benchmark)
-                code = getattr(inspect.unwrap(test_function), "__code__", None)
-                profiled = functools.partial(test_function, **kwargs)
-                pyfuncitem.stash[profile_key] = self._profile(pyfuncitem, profiled, code)
-            return result
+            call = _counted(pyfuncitem, lambda: test_function(**kwargs))
+
+            def perform(step: _Measure | None) -> object:
+                if step is None:
+                    return call()
+                return sampler.run(
+                    call, rounds=step.rounds, warmup=step.warmup, max_time=step.max_time
+                )
+
+            steps = self._steps(pyfuncitem, sampler, test_function, kwargs, benchmark)
+            return run_steps(steps, perform)
 
         pyfuncitem.obj = measured_test_function
         try:
@@ -205,28 +215,112 @@ class BudgetedTestHooks:
         finally:
             pyfuncitem.obj = test_function
 
-    def _measure_paired(
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """An async test: put a coroutine function in its place that awaits it for the
+        rounds, before its framework takes it to run on the test's event loop (first:
+        pytest-trio takes it in a hook wrapper of its own). When no framework runs it,
+        pytest fails it (or skips it) as it would without a budget."""
+        sampler = item.stash.get(sampler_key, None)
+        if sampler is None or not isinstance(item, pytest.Function) or not _is_async(item):
+            return (yield)
+        measured, benchmark = self._benchmark(item)
+        if not measured:
+            return (yield)
+        test_function = item.obj
+
+        async def measured_test_function(**kwargs: Any) -> object:
+            call = _counted_async(item, lambda: test_function(**kwargs))
+
+            async def perform(step: _Measure | None) -> object:
+                if step is None:
+                    return await call()
+                return await sampler.run_async(
+                    call, rounds=step.rounds, warmup=step.warmup, max_time=step.max_time
+                )
+
+            steps = self._steps(item, sampler, test_function, kwargs, benchmark)
+            return await run_steps_async(steps, perform)
+
+        item.obj = measured_test_function
+        item.stash[awaited_key] = True
+        try:
+            return (yield)
+        finally:
+            item.obj = test_function
+
+    def _steps(
+        self,
+        item: pytest.Function,
+        sampler: Sampler,
+        test_function: Callable[..., object],
+        kwargs: dict[str, Any],
+        benchmark: object,
+    ) -> Generator[_Measure | None, object, object]:
+        """A budgeted test's call measured, judged, and profiled when it failed (or when
+        asked to): each step yielded, measuring rounds (:class:`_Measure`) or calling the
+        test once (None), for the caller to carry out and send back the test's result;
+        returns the test's last result. ``kwargs`` are the test's arguments, which the
+        calls read."""
+        budget = item.stash[budget_key]
+        measured = (
+            None
+            if "perf" in item.fixturenames
+            else _Measure(budget.rounds, budget.warmup, budget.max_time)
+        )
+        alone = self._alone()
+        sampler.note_machine_speed()
+        if self._session.pairing is not None and awaited_key not in item.stash:
+            paired = cast("PairedSampler", sampler)
+            result, judged = yield from self._paired_steps(item, paired, kwargs, measured)
+        elif benchmark is not None:
+            result = yield _Measure(rounds=1, warmup=0, max_time=0.0)
+            sampler.note_machine_speed()
+            judged = self._judge(item, sampler, benchmark, alone)
+        else:
+            result = yield measured
+            sampler.note_machine_speed()
+            judged = self._judge(item, sampler, paired=alone)
+            if judged is not None and judged.regressed and budget.rounds != 1:
+                result = yield measured  # confirm: judged again on both measurements
+                sampler.note_machine_speed()
+                judged = self._judge(item, sampler, paired=alone)
+        sampler.stop_recording()
+        if judged is None:
+            return result
+        item.stash[result_key] = judged
+        if judged.verdict == "fail" or self._session.profile_all:
+            if benchmark is not None:
+                kwargs["benchmark"] = BenchmarkStandIn(benchmark)
+            code = getattr(inspect.unwrap(test_function), "__code__", None)
+            item.stash[profile_key] = yield from self._profile(item, code)
+        return result
+
+    def _alone(self) -> PairingData | None:
+        """In a paired run, why a test measured by a plain sampler (an async test) has no
+        paired verdict; else None."""
+        if self._session.pairing is None:
+            return None
+        from .paired import PairingData
+
+        return PairingData(unpaired=ASYNC_NOT_PAIRED)
+
+    def _paired_steps(
         self,
         item: pytest.Function,
         sampler: PairedSampler,
-        test_function: Callable[..., object],
         kwargs: dict[str, Any],
-    ) -> tuple[object, PerfResult | None]:
-        """Run the test with its measuring points paired with the control's, then wait
-        for the control to finish its counterpart; the result and the judged test."""
-        budget = item.stash[budget_key]
+        measured: _Measure | None,
+    ) -> Generator[_Measure | None, object, tuple[object, PerfResult | None]]:
+        """The steps of a test whose measuring points pair with the control's; then wait
+        for the control to finish its counterpart. The result and the judged test."""
         sampler.start()
-        arguments = dict(kwargs)
-        if "benchmark" in arguments:
-            arguments["benchmark"] = MeasuredBenchmark(arguments["benchmark"], sampler, budget)
-        call = _counted(item, functools.partial(test_function, **arguments))
+        if "benchmark" in kwargs:
+            budget = item.stash[budget_key]
+            kwargs["benchmark"] = MeasuredBenchmark(kwargs["benchmark"], sampler, budget)
+            measured = None
         try:
-            if "perf" in item.fixturenames or "benchmark" in arguments:
-                result = call()
-            else:
-                result = sampler.run(
-                    call, rounds=budget.rounds, warmup=budget.warmup, max_time=budget.max_time
-                )
+            result = yield measured
         except (KeyboardInterrupt, SystemExit):
             sampler.pairing.abandon()  # the run stops now: the control is not waited for
             raise
@@ -254,7 +348,17 @@ class BudgetedTestHooks:
             del item.stash[repeated_call_key]
             if report.failed and repeated not in str(report.longrepr):
                 report.sections.append((REPEATED_CALL_SECTION, repeated))
+        unawaited = _unawaited(item)  # closed however the test ended: Python would warn
         if not report.passed or hasattr(report, "wasxfail"):
+            return report
+        if unawaited:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(
+                f"{item.nodeid}: perf({name}, ...) was never awaited, so nothing of it was "
+                f"measured: for a coroutine function perf returns a coroutine that measures "
+                f"when awaited: `await perf({name.rpartition('.')[2]}, ...)`"
+                for name in unawaited
+            )
             return report
         if judged is None:
             if not _benchmark_disabled(item):
@@ -316,6 +420,31 @@ def _counted(item: pytest.Item, call: Callable[[], object]) -> Callable[[], obje
     return counted_call
 
 
+def _counted_async(
+    item: pytest.Item, call: Callable[[], Awaitable[object]]
+) -> Callable[[], Awaitable[object]]:
+    """:func:`_counted` for an async test's calls, each awaited."""
+    calls = 0
+
+    async def counted_call() -> object:
+        nonlocal calls
+        calls += 1
+        try:
+            return await call()
+        except (Exception, pytest.fail.Exception) as error:  # not a skip or an exit
+            if calls > 1:
+                _explain(item, error, _repeated_call_failed(calls))
+            raise
+
+    return counted_call
+
+
+def _is_async(item: pytest.Item) -> bool:
+    """Whether the test function is a coroutine function, which its framework runs (an
+    async generator is none: pytest-asyncio marks it xfail)."""
+    return inspect.iscoroutinefunction(getattr(item, "obj", None))
+
+
 def _repeated_call_failed(number: int) -> str:
     """What a failure of call ``number`` of a budgeted test, after the first passed, means
     and how to avoid it."""
@@ -345,6 +474,12 @@ def _warned(item: pytest.Item, message: str) -> bool:
     except PerfBudgetWarning:
         return False
     return True
+
+
+def _unawaited(item: pytest.Item) -> list[str]:
+    """The functions the test handed ``perf`` whose coroutine it never awaited."""
+    meter = getattr(item, "funcargs", {}).get("perf")
+    return meter.close_unawaited() if isinstance(meter, PerfMeter) else []
 
 
 def _uses_benchmark(item: pytest.Item) -> bool:
