@@ -156,6 +156,36 @@ def test_async_tests_are_measured_on_their_event_loop(
         assert measured[name]["metrics"]["p50"] >= 0.045  # each awaited sleep, whole
 
 
+def test_under_perf_disable_async_tests_run_once_unmeasured(
+    pytester: pytest.Pytester, framework: Framework
+) -> None:
+    write_tests(pytester, framework, TESTS)
+    result = pytester.runpytest_subprocess("--perf-disable")
+    result.assert_outcomes(passed=6)  # perf(fetch, 0.01) unawaited: Python's warning only
+
+
+def test_a_repeated_async_call_that_fails_says_so(pytester: pytest.Pytester) -> None:
+    pytest.importorskip(
+        "pytest_asyncio", reason="pytest-asyncio is not installed (the test extra)"
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        calls = []
+
+        @pytest.mark.asyncio
+        @pytest.mark.perf_budget(p95="10s")
+        async def test_once_only():
+            calls.append(1)
+            assert len(calls) == 1
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*call 2 of this test failed after call 1 passed*"])
+
+
 MISSING = """
 import pytest
 {header}

@@ -503,11 +503,11 @@ class PerfMeter:
         """Measure ``func(*args, **kwargs)`` over the rounds; return its last result. For a
         coroutine function, return a coroutine that does so when awaited, each call
         awaited."""
-        call = functools.partial(func, *args, **kwargs) if args or kwargs else func
-        if inspect.iscoroutinefunction(func):
-            return self._awaitable(call, _qualname(func))
         if self._sampler is None:
             return func(*args, **kwargs)
+        call = functools.partial(func, *args, **kwargs) if args or kwargs else func
+        if inspect.iscoroutinefunction(func):
+            return self._awaitable(self._sampler, call, _qualname(func))
         result = self._sampler.run(
             call,
             rounds=self._rounds,
@@ -525,7 +525,9 @@ class PerfMeter:
             )
         return result
 
-    def _awaitable(self, call: Callable[[], Awaitable[T]], name: str) -> Coroutine[Any, Any, T]:
+    def _awaitable(
+        self, sampler: Sampler, call: Callable[[], Awaitable[T]], name: str
+    ) -> Coroutine[Any, Any, T]:
         """A coroutine that measures ``call`` when awaited, held until it is, so that one
         never awaited is found (:meth:`close_unawaited`)."""
         self._pending = [
@@ -533,16 +535,11 @@ class PerfMeter:
             for pending, pending_name in self._pending
             if inspect.getcoroutinestate(pending) == inspect.CORO_CREATED
         ]
-        coroutine = self._awaited(call)
-        self._pending.append((coroutine, name))
-        return coroutine
-
-    async def _awaited(self, call: Callable[[], Awaitable[T]]) -> T:
-        if self._sampler is None:
-            return await call()
-        return await self._sampler.run_async(
+        coroutine = sampler.run_async(
             call, rounds=self._rounds, warmup=self._warmup, max_time=self._max_time
         )
+        self._pending.append((coroutine, name))
+        return coroutine
 
     def close_unawaited(self) -> list[str]:
         """The functions whose ``perf(...)`` coroutine was never awaited, so nothing of
