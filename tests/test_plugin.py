@@ -757,8 +757,11 @@ def test_called_once(tmp_path):
 
 
 def failure_of(output: str, test: str) -> str:
-    """The failure report of ``test`` in pytest's ``output``."""
-    return re.split(r"\n_{3,} test_", output.split(f"_ {test} _", 1)[1], maxsplit=1)[0]
+    """The failure report of ``test`` in pytest's ``output``, up to the next report or
+    section (the short test summary repeats each failure's message, whole when pytest
+    runs on CI)."""
+    after = output.split(f"_ {test} _", 1)[1]
+    return re.split(r"\n(?:_{3,} test_|={3,} )", after, maxsplit=1)[0]
 
 
 def test_a_repeated_call_that_fails_says_the_test_was_repeated(
