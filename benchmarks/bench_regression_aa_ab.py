@@ -7,9 +7,13 @@ caught). Each compared run uses the plugin as shipped: effect size, Mann-Whitney
 confirmation re-run.
 
     python benchmarks/bench_regression_aa_ab.py [--saved 5] [--compared 10] [--workers 2]
+        [--rounds certain|full]
 
 With ``--workers N`` every run is made under pytest-xdist with N workers (baselines are
 kept per number of workers, so this is a baseline made and compared under ``-n N``).
+``--rounds full`` measures every test for its ``max_time``, saves and compared runs alike
+(the rule before sequential stopping); ``certain``, the default, stops each test once its
+verdict is certain. The median rounds of the compared runs are printed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+from statistics import median
 
 SUITE = """
 import os
@@ -62,13 +67,14 @@ def calibrate() -> dict[str, int]:
 
 
 WORKERS = ["-p", "no:xdist"]
+ROUNDS = ["--perf-rounds=certain"]
 
 
 def run(directory: Path, *args: str, slowdown: float = 1.0) -> list[dict[str, object]]:
     report = directory / "report.json"
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-        *WORKERS, f"--perf-report={report}", *args, str(directory / "test_cpu.py"),
+        *WORKERS, *ROUNDS, f"--perf-report={report}", *args, str(directory / "test_cpu.py"),
     ]  # fmt: skip
     environment = {**os.environ, "SLOWDOWN": str(slowdown)}
     subprocess.run(command, cwd=directory, env=environment, capture_output=True, check=False)
@@ -106,7 +112,9 @@ def main() -> None:
     parser.add_argument("--saved", type=int, default=5)
     parser.add_argument("--compared", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1, help="pytest-xdist workers (-n)")
+    parser.add_argument("--rounds", choices=["certain", "full"], default="certain")
     args = parser.parse_args()
+    ROUNDS[:] = [f"--perf-rounds={args.rounds}"]
     if args.workers > 1:
         WORKERS[:] = ["-n", str(args.workers)]
     with tempfile.TemporaryDirectory() as temporary:
@@ -116,9 +124,11 @@ def main() -> None:
             run(directory, "--perf-save")
         false_alarms, comparisons = 0, 0
         outcomes: Counter[str] = Counter()
+        rounds: list[int] = []
         for index in range(args.compared):
             tests = run(directory)
             outcomes.update(outcome(test) for test in tests)
+            rounds += [int(str(test["rounds"])) for test in tests]
             alarms = [str(test["nodeid"]) for test in tests if regressed(test)]
             false_alarms += len(alarms)
             comparisons += len(tests)
@@ -133,6 +143,7 @@ def main() -> None:
             assert isinstance(checks, list)
             if not regressed(test):
                 print(f"A/B missed {test['nodeid']}: {describe(test)}")
+    print(f"--perf-rounds={args.rounds}: median rounds of the A/A runs {median(rounds):g}")
     print(f"A/A outcomes of p50: {dict(sorted(outcomes.items()))}")
     print(f"A/A: {false_alarms} false regressions in {comparisons} comparisons (target 0)")
     print(f"A/B (+35%): {caught} of {len(tests)} caught (target >= 11)")

@@ -2,12 +2,12 @@
 many calls does a test take? A pure computation (no timing), seeded.
 
 Per-call times are lognormal (sigma 0.05, 0.1, 0.3) with 1% of calls 3x slower. A test is
-measured as the plugin does with ``rounds="auto"``: 10 calls, then batches growing by half,
-the verdicts looked at after each batch (``stopping.settled``), until they are settled or
-``--calls`` calls (standing in for ``max_time``) were made; its verdict is then its p95
-against the limit. Cells: the limit 5% above the true p95 (a pass is right) and 5% below
-it (a fail is right), and a generous limit (1000x the median) and a tight one (the median
-/ 10), for the calls they took.
+measured as the plugin does with ``rounds="auto"``: 10 calls, then batches growing by half
+(``LOOK_GROWTH``), the verdicts looked at after each (``stopping.settled``), until they
+are settled or ``--calls`` calls (standing in for ``max_time``) were made; its verdict is
+then its p95 against the limit. Cells: the limit 5% above the true p95 (a pass is right)
+and 5% below it (a fail is right), and a generous limit (1000x the median) and a tight one
+(the median / 10), for the calls they took.
 
     python benchmarks/bench_stopping_simulation.py [--runs 1000] [--calls 1000]
 """
@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Callable
 
 from pytest_perfbudget.budget import Budget, Limit
-from pytest_perfbudget.measure import MIN_ROUNDS, Measurement
+from pytest_perfbudget.measure import LOOK_GROWTH, MIN_ROUNDS, Measurement
 from pytest_perfbudget.stats import percentile
 from pytest_perfbudget.stopping import settled
 
@@ -50,7 +50,8 @@ def measure(
     while len(wall) < most:
         if settled(budget, Measurement(tuple(wall), tuple(wall), ()), None, memory_done=True):
             return wall, True
-        wall += [draw(generator, sigma) for _ in range(min(len(wall) // 2, most - len(wall)))]
+        more = min(math.ceil(len(wall) * LOOK_GROWTH), most) - len(wall)
+        wall += [draw(generator, sigma) for _ in range(more)]
     return wall, False
 
 

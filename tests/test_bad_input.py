@@ -82,6 +82,8 @@ CONFIG_CASES = [
     ('regression = "-5%"', "regression = '-5%'"),
     ("regression = { speed = 0.1 }", "regression = {'speed': 0.1}"),
     ("history = 3", "history = 3"),
+    ('rounds = "sometimes"', "rounds = 'sometimes'"),
+    ("rounds = 100", "rounds = 100"),
     ("unknown = 1", "unknown key unknown = 1"),
     ('budget = [{ match = "*", p95 = "fast" }]', "invalid p95='fast'"),
     ('budget = [{ p95 = "5ms" }]', "match = None is invalid"),
@@ -102,7 +104,13 @@ def test_bad_pyproject_value_is_a_usage_error(
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("perf_warmup", "-1"), ("perf_max_time", "0s"), ("perf_keep", "x"), ("perf_regression", "5")],
+    [
+        ("perf_warmup", "-1"),
+        ("perf_max_time", "0s"),
+        ("perf_keep", "x"),
+        ("perf_regression", "5"),
+        ("perf_rounds", "fast"),
+    ],
 )
 def test_bad_ini_value_is_a_usage_error(
     pytester: pytest.Pytester, option: str, value: str

@@ -42,6 +42,7 @@ def result(
     *,
     status: str = "accepted",
     memory: float = 4096.0,
+    stopped: str | None = "certain",
 ) -> SavedResult:
     wall = sorted(level * generator.lognormvariate(0, 0.03) for _ in range(40))
     metrics = {
@@ -58,6 +59,7 @@ def result(
         [memory] * 3,
         reference=1e-4,
         limits={"p95": {"max": 0.05}, "memory": {"max": 1 << 20}},
+        stopped=stopped,  # type: ignore[arg-type]
     )
 
 
@@ -89,6 +91,7 @@ def run(*argv: str, terminal: bool = False) -> tuple[int, str]:
     return status, out.getvalue()
 
 
+HEADER = ["test", "latest", "baseline", "change", "runs", "rounds", "stopped", "recent"]
 STEADY = [0.010] * 12
 STEPPED = [0.010] * 12 + [0.014] * 10
 
@@ -106,17 +109,35 @@ def test_show_one_row_per_test_within_80_columns(history: Path) -> None:
     status, output = run("--history", str(history), "show", "--width", "80", terminal=True)
     assert status == 0
     lines = output.splitlines()
-    assert lines[0].split() == ["test", "latest", "baseline", "change", "runs", "recent"]
+    assert lines[0].split() == HEADER
     assert len(lines) == 3
     assert all(len(line) <= 80 for line in lines)
     row = lines[1].split()
-    assert row[0] == "tests/test_a.py::test_fast"
+    assert row[0] == "…est_a.py::test_fast"  # cut from its start to the 20 characters left
     assert row[1].endswith("ms")
     assert row[2].endswith("ms")
     assert row[3].endswith("%")
     assert row[4] == "12"
-    assert set(row[5]) <= set("▁▂▃▄▅▆▇█")
-    assert len(row[5]) == 12
+    assert row[5:7] == ["40", "certain"]  # the newest run's rounds, and why it stopped
+    assert set(row[7]) <= set("▁▂▃▄▅▆▇█")
+    assert len(row[7]) == 8  # as many runs as fit in 80 columns
+
+
+@pytest.mark.parametrize(
+    ("stopped", "shown"),
+    [("certain", "certain"), ("max_time", "max_time"), ("rounds", "rounds"), (None, "-")],
+)
+def test_show_says_why_the_newest_run_stopped_measuring(
+    tmp_path: Path, stopped: str | None, shown: str
+) -> None:
+    path = tmp_path / "h.json"
+    generator = random.Random(3)
+    for number, why in enumerate(["max_time", stopped]):
+        saved = result("t.py::test_x", 0.01, generator, stopped=why)
+        save_results(path, run_info(number), [saved], keep=50)
+    status, output = run("--history", str(path), "show")
+    assert status == 0
+    assert output.splitlines()[1].split()[5:7] == ["40", shown]
 
 
 LONG_NAME = "tests/" + "deep/" * 20 + "test_x.py::test_long[a-b]"
@@ -126,15 +147,15 @@ def test_show_filters_by_glob_and_cuts_long_names_on_a_terminal(tmp_path: Path) 
     path = tmp_path / "h.json"
     build(path, {LONG_NAME: STEADY[:3], "tests/other.py::test_y": STEADY[:3]})
     status, output = run(
-        "--history", str(path), "show", "*test_long*", "--width", "80", terminal=True
+        "--history", str(path), "show", "*test_long*", "--width", "100", terminal=True
     )
     assert status == 0
     lines = output.splitlines()
     assert len(lines) == 2
-    assert lines[0].split() == ["test", "latest", "baseline", "change", "runs", "recent"]
+    assert lines[0].split() == HEADER
     assert lines[1].startswith("…")
     assert "test_x.py::test_long[a-b]" in lines[1]
-    assert all(len(line) <= 80 for line in lines)
+    assert all(len(line) <= 100 for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -154,13 +175,13 @@ def test_show_keeps_node_ids_whole_when_piped_or_full(
     status, output = run("--history", str(path), "show", *argv, terminal=terminal)
     assert status == 0
     header, *rows = output.splitlines()
-    assert header.split() == ["test", "latest", "baseline", "change", "runs", "recent"]
+    assert header.split() == HEADER
     assert [row.split()[0] for row in rows] == ["t.py::test_y", LONG_NAME]
     latest_end = header.index("latest") + len("latest")
     assert all(row.index("ms") + len("ms") == latest_end for row in rows)  # aligned
 
 
-@pytest.mark.parametrize("width", [30, 62, 80, 120])
+@pytest.mark.parametrize("width", [30, 78, 80, 120])
 def test_show_never_cuts_a_word_of_its_header(tmp_path: Path, width: int) -> None:
     # 3 runs: a sparkline narrower than "recent", which was cut to "rec" (issue 18)
     path = tmp_path / "h.json"
@@ -168,8 +189,8 @@ def test_show_never_cuts_a_word_of_its_header(tmp_path: Path, width: int) -> Non
     status, output = run("--history", str(path), "show", "--width", str(width), terminal=True)
     assert status == 0
     header, row = output.splitlines()
-    assert header.split() == ["test", "latest", "baseline", "change", "runs", "recent"]
-    if width >= 62:  # narrower, the numbers alone do not fit
+    assert header.split() == HEADER
+    if width >= 78:  # narrower, the numbers alone do not fit
         assert len(header) <= width
         assert len(row) <= width
 

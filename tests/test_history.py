@@ -161,7 +161,16 @@ def set_limit(metric: str, value: object) -> Callable[[dict[str, Any]], None]:
             set_value(1, "p95", [0.01]),
             '"p95" of run 1 should be a number of at least 0, or null, got [0.01]',
         ),
-        (set_value(2, "status", "x"), """"status" of run 2 should be "a", "r" or "b", got 'x'"""),
+        (
+            set_value(2, "status", "x"),
+            """"status" of run 2 should be "a", "r" or "b", then "c", "t", "r" or nothing, """
+            "got 'x'",
+        ),
+        (
+            set_value(2, "status", "ax"),
+            """"status" of run 2 should be "a", "r" or "b", then "c", "t", "r" or nothing, """
+            "got 'ax'",
+        ),
         (
             set_value(1, "rounds", 0),
             '"rounds" of run 1 should be a whole number of at least 1, got 0',

@@ -102,6 +102,61 @@ def test_the_memory_probes_time_does_not_count_against_max_time() -> None:
     assert measurement.rounds == 50
 
 
+def test_auto_rounds_look_as_they_grow_and_stop_once_enough_was_measured() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    looked_at: list[int] = []
+
+    def enough() -> bool:
+        looked_at.append(sampler.recorded)
+        return sampler.recorded >= 30
+
+    sampler.enough = enough
+    sampler.run(lambda: clock.spend(1_000_000), rounds="auto", warmup=0, max_time=10)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert looked_at == [MIN_ROUNDS, 15, 23, 35]  # each look 1.5 times the calls of the last
+    assert (measurement.rounds, measurement.stopped) == (35, "certain")
+
+
+def test_auto_rounds_that_are_never_enough_stop_at_max_time() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.enough = lambda: False
+    sampler.run(lambda: clock.spend(10_000_000), rounds="auto", warmup=0, max_time=0.5)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert (measurement.rounds, measurement.stopped) == (50, "max_time")
+
+
+@pytest.mark.parametrize("rounds", [3, 40])
+def test_rounds_asked_for_are_exact_and_never_looked_at(rounds: int) -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    asked: list[int] = []
+
+    def enough() -> bool:
+        asked.append(sampler.recorded)
+        return True
+
+    sampler.enough = enough
+    sampler.run(lambda: clock.spend(1), rounds=rounds, warmup=0, max_time=10)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert (measurement.rounds, measurement.stopped) == (rounds, "rounds")
+    assert asked == []
+
+
+def test_auto_rounds_that_reach_the_most_rounds_say_so() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.enough = lambda: False
+    sampler.run(lambda: clock.spend(1), rounds="auto", warmup=0, max_time=10)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert (measurement.rounds, measurement.stopped) == (MAX_ROUNDS, "rounds")
+
+
 def test_auto_rounds_measure_a_usable_sample_of_slow_calls() -> None:
     clock = FakeClock()
     sampler = Sampler(clock.as_clock(), None)

@@ -114,11 +114,14 @@ def test_unchanged_code_passes_and_the_table_names_what_it_was_paired_with(
         "--perf-against=HEAD", "--perf-regression=100%", "--perf-report=report.json", "-v"
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["test *HEAD*change*verdict", "*::test_sleepy*p50*pass"])
+    result.stdout.fnmatch_lines(
+        ["test *HEAD*change*verdict*rounds", "*::test_sleepy*p50*pass*certain"]
+    )
     (entry,) = json.loads((repo.path / "report.json").read_text())["tests"]
     (check, *_) = entry["regressions"]
     assert check["outcome"] == "ok"
     assert check["ci_high"] < 1  # +100% lies far outside
+    assert entry["stopped"] == "certain"  # the pairs stopped once that was certain
 
 
 def test_the_control_runs_the_revisions_code_from_an_import_root(repo: pytest.Pytester) -> None:
@@ -428,7 +431,7 @@ def test_another_interpreter_runs_the_same_tree(repo: pytest.Pytester) -> None:
         f"--perf-against-python={sys.executable}", "--perf-regression=100%", "-v"
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"test *{sys.executable}*change*verdict"])
+    result.stdout.fnmatch_lines([f"test *{sys.executable}*change*verdict*"])
 
 
 def test_the_control_importing_the_code_from_elsewhere_is_a_usage_error(

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from .channel import FD_VARIABLE, PROTOCOL, Channel, ChannelClosed, ChannelTimeout
-from .measure import Clock, Rounds, Sampler
+from .measure import Clock, Rounds, Sampler, Stopped
 from .memory import MemoryProbe
 from .paired import MIN_PAIRS, Against, PairingData, verdicts_settled
 from .pairing import ControlProcess, Pairing, control_timeout, pinned
@@ -141,6 +141,7 @@ class PairedSampler(Sampler):
         wanted = None if rounds == "auto" else rounds
         started = self._clock.wall_ns()
         measured, calls, result = 0, 1, _NOTHING
+        stopped: Stopped = "rounds"  # unless the time or a settled verdict stops it first
         while self.data.pairs < MAX_PAIRS:
             if wanted is not None:
                 calls = min(calls, wanted - measured)
@@ -162,11 +163,14 @@ class PairedSampler(Sampler):
             if elapsed >= 2 * max_time and (
                 self.data.pairs >= MIN_PAIRS or elapsed >= 10 * max_time
             ):
+                stopped = "max_time"
                 break
             if self.data.pairs >= MIN_PAIRS and verdicts_settled(
                 self.data, self._thresholds, throughput=self._throughput
             ):
+                stopped = "certain"
                 break
+        self.stopped = stopped
         return call() if result is _NOTHING else result
 
     def _alone(

@@ -77,13 +77,15 @@ def markdown_table(rows: Sequence[tuple[str, ...]], header: Sequence[str] = HEAD
 
 
 def junit_properties(result: PerfResult) -> Iterable[tuple[str, object]]:
-    """The test's measured metrics, its limits and its verdict, in base units, as JUnit
-    ``<property>`` name/value pairs."""
+    """The test's measured metrics, its limits, its rounds (and why measuring stopped)
+    and its verdict, in base units, as JUnit ``<property>`` name/value pairs."""
     for metric, value in result.metrics.items():
         yield f"perf_{metric}", value
     for limit in result.limits:
         yield f"perf_{limit.metric}_{'min' if limit.is_minimum else 'max'}", limit.bound
     yield "perf_rounds", result.rounds
+    if result.stopped is not None:
+        yield "perf_stopped", result.stopped
     yield "perf_verdict", result.verdict
     if result.against is not None:
         yield "perf_against", result.against

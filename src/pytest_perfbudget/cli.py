@@ -42,8 +42,11 @@ PROGRAM = "perfbudget"
 SPARK_RUNS = 20
 #: The project's settings, read on first call.
 SettingsOnce = Callable[[], Settings]
-#: The latest, baseline, change and runs columns of ``show``, with their separators.
-NUMBER_COLUMNS = 9 + 9 + 8 + 5 + 5
+#: The latest, baseline, change, runs, rounds and stopped columns of ``show``, with their
+#: separators.
+NUMBER_COLUMNS = 9 + 9 + 8 + 5 + 6 + 8 + 7
+#: ``show`` cuts a node id to no fewer characters than this.
+SHORTEST_NAME = 20
 #: Where ``trend`` cuts a node id on a terminal.
 TREND_LABEL_WIDTH = 200
 FULL_HELP = "never cut node ids (they are cut only to fit a terminal)"
@@ -193,20 +196,22 @@ def _show(
     history: History, pattern: str, metric: str, out: TextIO, *, width: int, cut: bool
 ) -> int:
     """The table: node ids cut to fit ``width`` columns if ``cut``, else whole, and a
-    sparkline of as many runs as fit. The header's words are never cut: below 62 columns
+    sparkline of as many runs as fit. The header's words are never cut: below 78 columns
     the table is wider than ``width``."""
     found = _series(history, pattern)
     several = len({saved.machine for saved in found}) > 1
     labels = [_label(saved, several) for saved in found]
     longest = max(len(saved.rows) for saved in found)
-    spark_width = max(1, min(SPARK_RUNS, longest, (width - NUMBER_COLUMNS) // 3))
+    room = width - NUMBER_COLUMNS  # for the name and the sparkline
+    spark_width = max(1, min(SPARK_RUNS, longest, room // 3, room - SHORTEST_NAME))
     if cut:
-        name_width = max(20, width - NUMBER_COLUMNS - max(spark_width, len("recent")))
+        name_width = max(SHORTEST_NAME, room - max(spark_width, len("recent")))
         labels = [_cut(label, name_width) for label in labels]
     else:
         name_width = max(len("test"), *(len(label) for label in labels))
     out.write(
-        f"{'test':<{name_width}} {'latest':>9} {'baseline':>9} {'change':>8} {'runs':>5} recent\n"
+        f"{'test':<{name_width}} {'latest':>9} {'baseline':>9} {'change':>8} {'runs':>5} "
+        f"{'rounds':>6} {'stopped':<8} recent\n"
     )
     for saved, label in zip(found, labels, strict=True):
         rows = saved.rows
@@ -218,10 +223,11 @@ def _show(
             change = f"{(latest / baseline - 1) * 100:+.1f}%"
         shown_latest = "-" if latest is None else format_metric(metric, latest)
         shown_baseline = "-" if baseline is None else format_metric(metric, baseline)
+        rounds, stopped = (rows[-1].rounds, rows[-1].stopped or "-") if rows else ("-", "-")
         line = (
             f"{label:<{name_width}} "
             f"{shown_latest:>9} {shown_baseline:>9} {change:>8} {len(rows):>5} "
-            f"{sparkline(values[-spark_width:])}"
+            f"{rounds:>6} {stopped:<8} {sparkline(values[-spark_width:])}"
         )
         out.write(line.rstrip() + "\n")
     return 0

@@ -45,6 +45,7 @@ from .baseline import (
     older_than,
 )
 from .files import collector_paused, locked, write_json_atomic
+from .measure import Stopped
 from .schema import (
     VERSION,
     HistoryError,
@@ -54,7 +55,7 @@ from .schema import (
     no_constant,
     runs_hold_numbers,
 )
-from .summary_row import STATUS_CODES, SUMMARY_COLUMNS, Rows, Status, SummaryRow
+from .summary_row import SUMMARY_COLUMNS, Rows, Status, SummaryRow, status_code
 
 __all__ = [
     "SAMPLES_PER_RUN",
@@ -138,6 +139,8 @@ class SavedResult:
     reference: float | None = None
     #: The test's limits, per metric ``{"max": bound}`` or ``{"min": bound}``.
     limits: Mapping[str, Mapping[str, float]] | None = None
+    #: Why measuring stopped.
+    stopped: Stopped | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +174,8 @@ def _empty_document() -> dict[str, Any]:
 def _new_row(run: int, result: SavedResult) -> list[Any]:
     """The summary row of ``result`` in ``run``, its numbers rounded."""
     reference = None if result.reference is None else _round(result.reference)
-    row = [run, STATUS_CODES[result.status], result.rounds, _round(result.ops), reference]
+    row = [run, status_code(result.status, result.stopped), result.rounds, _round(result.ops)]
+    row.append(reference)
     return row + [
         _round(result.metrics[column]) if column in result.metrics else None
         for column in _METRIC_COLUMNS

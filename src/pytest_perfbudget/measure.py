@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -37,6 +38,9 @@ __all__ = [
 
 #: ``rounds="auto"`` measures at least this many calls, whatever ``max_time`` says...
 MIN_ROUNDS = 10
+#: ...and, past them, looks whether it has measured enough (:attr:`Sampler.enough`) each
+#: time the calls grew by this factor.
+LOOK_GROWTH = 1.5
 #: ...and at most this many, however fast the call.
 MAX_ROUNDS = 10_000
 #: Peak memory is read on this many of a test's measured calls (the first ones).
@@ -48,6 +52,9 @@ T = TypeVar("T")
 S = TypeVar("S")
 P = ParamSpec("P")
 Rounds = int | Literal["auto"]
+#: Why a measuring loop stopped: every verdict was settled, ``max_time`` was used, or the
+#: rounds asked for (or the most :data:`MAX_ROUNDS`) were made.
+Stopped = Literal["certain", "max_time", "rounds"]
 #: Later than any clock read: when the recorder of ``with`` blocks reads the machine's
 #: speed (never: the test's own hooks read it around them).
 _NEVER = 2**63
@@ -137,6 +144,8 @@ class Measurement:
     speeds: tuple[float, ...] = ()
     #: What traced or profiled the code while it was measured (:func:`active_tracer`).
     tracer: str | None = None
+    #: Why the last measuring loop stopped; None for samples another tool took.
+    stopped: Stopped | None = None
 
     @property
     def rounds(self) -> int:
@@ -175,8 +184,13 @@ class Sampler:
         self._reference_positions: list[int] = []
         self._recording = True
         self._tracer: str | None = None
+        #: Asked as a ``rounds="auto"`` loop goes (:data:`LOOK_GROWTH`): whether what it
+        #: measured so far settles every verdict, so that it can stop before ``max_time``.
+        self.enough: Callable[[], bool] | None = None
         #: What records a ``with`` block: nothing paces it.
         self._blocks = _Rounds(self, 0, None, paced=False)
+        #: Why the last measuring loop stopped (None: no loop; ``with`` blocks only).
+        self.stopped: Stopped | None = None
 
     def stop_recording(self) -> None:
         """From now on only run the code handed to it: the test was judged (and a profile
@@ -347,7 +361,13 @@ class Sampler:
             reference=median(speeds) if speeds else None,
             speeds=speeds,
             tracer=self._tracer,
+            stopped=self.stopped,
         )
+
+    @property
+    def memory_done(self) -> bool:
+        """Whether every memory reading a test gets was taken."""
+        return self._memory_probe is None or len(self._memory) >= MEMORY_ROUNDS
 
 
 def _plan(rounds: Rounds, max_time: float) -> tuple[int, int, float | None]:
@@ -372,6 +392,7 @@ class _Rounds:
         "_interval",
         "_memory",
         "_minimum",
+        "_next_look",
         "_next_reference",
         "_read_cost_ns",
         "_sampler",
@@ -392,6 +413,11 @@ class _Rounds:
         self._deadline = None if max_time is None else wall_ns() + int(max_time * 1e9)
         self._interval = int(REFERENCE_INTERVAL * 1e9)
         self._next_reference = wall_ns() + self._interval if paced else _NEVER
+        # the first look once the least rounds are made; only a loop with a time to stop at
+        # (rounds="auto") looks, and only when the caller asks
+        asking = max_time is not None and sampler.enough is not None
+        self._next_look = minimum if asking else _NEVER
+        sampler.stopped = "rounds"
 
     def record(
         self, wall_start: int, wall_end: int, cpu_ns: int, growth: int | None, probe_start: int
@@ -408,8 +434,18 @@ class _Rounds:
         if wall_end >= self._next_reference:
             self._sampler.note_machine_speed()
             self._next_reference = wall_end + self._interval
-        deadline = self._deadline
-        return self._count >= self._minimum and (deadline is None or wall_end >= deadline)
+        if self._count < self._minimum:
+            return False
+        if self._deadline is not None and wall_end >= self._deadline:
+            self._sampler.stopped = "max_time"
+            return True
+        if self._count >= self._next_look:
+            self._next_look = math.ceil(self._count * LOOK_GROWTH)
+            enough = self._sampler.enough
+            if enough is not None and enough():
+                self._sampler.stopped = "certain"
+                return True
+        return self._deadline is None
 
 
 def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measurement:

@@ -65,6 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="override the regression threshold for every metric, e.g. 10%%",
     )
     group.addoption(
+        "--perf-rounds",
+        metavar="MODE",
+        default=None,
+        help="rounds='auto': 'certain' stops measuring a test once its verdicts are "
+        "certain (the default), 'full' measures each test for its max_time",
+    )
+    group.addoption(
         "--perf-warn-only",
         action="store_true",
         help="report broken budgets and regressions as warnings, never fail on them",
@@ -107,6 +114,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "max_time": "time for measuring one test with rounds='auto' (default 1s)",
         "regression": "allowed degradation against the baseline, e.g. 20%",
         "keep": "runs kept per test and machine in the history (default 50)",
+        "rounds": "rounds='auto' stops once every verdict is certain ('certain', the "
+        "default) or measures for max_time ('full')",
     }
     for key in INI_KEYS:
         parser.addini(f"perf_{key}", ini_help[key], default="")
@@ -155,6 +164,9 @@ def _settings(config: pytest.Config, *, paired: bool) -> Settings:
     regression_flag: str | None = config.getoption("perf_regression")
     if regression_flag is not None:
         flags["regression"] = regression_flag
+    rounds_flag: str | None = config.getoption("perf_rounds")
+    if rounds_flag is not None:
+        flags["rounds"] = rounds_flag
     try:
         return load_settings(
             rootdir=config.rootpath,

@@ -36,11 +36,18 @@ def _shown_metrics(result: PerfResult) -> list[str]:
     return shown + [metric for metric in regressed if metric not in shown]
 
 
-def summary_rows(results: Iterable[PerfResult]) -> list[tuple[str, ...]]:
+def _rounds_cell(result: PerfResult) -> str:
+    """How many calls were measured, and why measuring stopped."""
+    return str(result.rounds) if result.stopped is None else f"{result.rounds} {result.stopped}"
+
+
+def summary_rows(results: Iterable[PerfResult], *, rounds: bool = False) -> list[tuple[str, ...]]:
     """Rows of the summary table: per test, its limited metrics, p50 when it has a baseline
-    and any regressed metric (p50 and memory for a test without limits)."""
+    and any regressed metric (p50 and memory for a test without limits); with ``rounds``,
+    a last column says how many calls were measured and why measuring stopped."""
     rows: list[tuple[str, ...]] = []
     for result in results:
+        extra = (_rounds_cell(result),) if rounds else ()
         limits = {limit.metric: limit for limit in result.limits}
         baselines = result.baseline or {}
         flagged = set(result.broken) | {
@@ -60,16 +67,20 @@ def summary_rows(results: Iterable[PerfResult]) -> list[tuple[str, ...]]:
                     change = f"{(result.metrics[metric] / before - 1) * 100:+.1f}%"
             verdict = result.verdict if metric in flagged else "pass"
             measured = format_metric(metric, result.metrics[metric])
-            rows.append((result.nodeid, metric, measured, bound, baseline, change, verdict))
+            row = (result.nodeid, metric, measured, bound, baseline, change, verdict, *extra)
+            rows.append(row)
     return rows
 
 
-def summary_header(against: str | None) -> tuple[str, ...]:
+def summary_header(against: str | None, *, rounds: bool = False) -> tuple[str, ...]:
     """The table's header; in a paired run the baseline column is named after what the
-    tests were compared with."""
-    if against is None:
-        return HEADER
-    return tuple(against if column == "baseline" else column for column in HEADER)
+    tests were compared with; with ``rounds``, the column of :func:`summary_rows`."""
+    header = (
+        HEADER
+        if against is None
+        else tuple(against if column == "baseline" else column for column in HEADER)
+    )
+    return (*header, "rounds") if rounds else header
 
 
 def table_lines(rows: Sequence[tuple[str, ...]], header: Sequence[str] = HEADER) -> list[str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .baseline import Baseline
 from .budget import Budget, Level, Limit
 from .history import SavedResult, thin
-from .measure import Measurement
+from .measure import Measurement, Stopped
 from .regression import RegressionCheck, check_regressions, describe_regression, notes
 from .summary_row import Status
 
@@ -65,6 +65,9 @@ class PerfResult:
     #: and the commit it resolved to.
     against: str | None = None
     against_sha: str | None = None
+    #: Why measuring stopped: ``certain`` (every verdict settled), ``max_time``, or
+    #: ``rounds`` (the rounds asked for); None when another tool or ``with`` blocks did.
+    stopped: Stopped | None = None
 
     @property
     def regressed(self) -> bool:
@@ -82,6 +85,7 @@ class PerfResult:
             memory=self.memory_samples,
             reference=self.reference,
             limits=_limits_json(self.limits),
+            stopped=self.stopped,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +113,7 @@ class PerfResult:
             "against": None
             if self.against is None
             else {"ref": self.against, "sha": self.against_sha},
+            "stopped": self.stopped,
         }
 
     @classmethod
@@ -141,6 +146,7 @@ class PerfResult:
             line=data["line"],
             against=None if data["against"] is None else data["against"]["ref"],
             against_sha=None if data["against"] is None else data["against"]["sha"],
+            stopped=data["stopped"],
         )
 
 
@@ -232,4 +238,5 @@ def judge(
         line=line,
         against=None if against is None else against.name,
         against_sha=None if against is None else against.sha,
+        stopped=measurement.stopped,
     )

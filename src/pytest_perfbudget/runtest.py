@@ -41,6 +41,7 @@ from .measure import (
 from .memory import MemoryProbe, default_memory_probe
 from .profile import Profile, ProfileError, profile_calls, profile_filename
 from .result import PerfResult, judge
+from .stopping import regression_verdict, settled
 
 if TYPE_CHECKING:
     from .against import PairedSampler
@@ -51,6 +52,9 @@ __all__ = ["MARKER", "BudgetedTestHooks", "baseline_key", "budget_error_key", "b
 
 MARKER = "perf_budget"
 CLOCK = Clock()
+#: A run saved with --perf-save measures at least this many calls of a test before it
+#: stops for certainty: a baseline pools 16 of them a run, and its median must be steady.
+SAVED_ROUNDS = 100
 PROFILE_SECTION = "perf profile"
 BENCHMARK_DISABLED = (
     "pytest-perfbudget: pytest-benchmark is disabled (--benchmark-disable, or under xdist), "
@@ -104,7 +108,10 @@ class BudgetedTestHooks:
                 self._memory_probe = default_memory_probe()
             pairing = self._session.pairing
             if pairing is None or _is_async(item):
-                item.stash[sampler_key] = Sampler(CLOCK, self._memory_probe)
+                sampler = Sampler(CLOCK, self._memory_probe)
+                if self._session.settings.rounds == "certain":
+                    sampler.enough = self._enough(item, sampler, budget)
+                item.stash[sampler_key] = sampler
             else:
                 from .against import PairedSampler
 
@@ -116,6 +123,27 @@ class BudgetedTestHooks:
                     budget.regression,
                     throughput=budget.limits_metric("throughput"),
                 )
+
+    def _enough(self, item: pytest.Item, sampler: Sampler, budget: Budget) -> Callable[[], bool]:
+        """Whether what ``sampler`` measured so far settles every verdict of the test:
+        its limits and, with a baseline, the regression check (not under a tracer, which
+        is not compared). A run that is saved measures :data:`SAVED_ROUNDS` calls at
+        least, for a baseline good enough to compare with later."""
+        baseline = item.stash.get(baseline_key, None)
+        verdict = None
+        if baseline is not None and self._session.pairing is None:
+            throughput = budget.limits_metric("throughput")
+            verdict = regression_verdict(baseline, budget.regression, throughput=throughput)
+        least = SAVED_ROUNDS if self._session.saving else 0
+
+        def enough() -> bool:
+            measurement = sampler.measurement(budget.ops)
+            if measurement is None or sampler.recorded < least:
+                return False
+            judged = verdict if measurement.tracer is None else None
+            return settled(budget, measurement, judged, memory_done=sampler.memory_done)
+
+        return enough
 
     def _judge(
         self,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from .summary_row import STATUS_CODES, SUMMARY_COLUMNS
+from .summary_row import STATUS_CODES, STOP_CODES, SUMMARY_COLUMNS
 
 __all__ = [
     "VERSION",
@@ -44,7 +44,9 @@ _measured_of = operator.itemgetter(*range(_REFERENCE, len(SUMMARY_COLUMNS)))
 _NUMBER_TYPES = frozenset({int, float})
 _INT_TYPE, _STR_TYPE, _LIST_TYPE = frozenset({int}), frozenset({str}), frozenset({list})
 _NONE_TYPE = frozenset({type(None)})
-_STATUS_LETTERS = frozenset(STATUS_CODES.values())
+_STATUS_LETTERS = frozenset(
+    status + stop for status in STATUS_CODES.values() for stop in ("", *STOP_CODES.values())
+)
 _LARGEST = sys.float_info.max
 
 
@@ -149,7 +151,7 @@ _SIZE_OR_NULL = (functools.partial(_sizes, null=True), "a number of at least 0, 
 #: What each summary column holds: a check of a whole column, and its words.
 _COLUMN_CHECKS: dict[str, tuple[Callable[[Sequence[Any]], bool], str]] = {
     "run": (_counts, "a whole number of at least 1"),
-    "status": (_status_codes, '"a", "r" or "b"'),
+    "status": (_status_codes, '"a", "r" or "b", then "c", "t", "r" or nothing'),
     "rounds": (_counts, "a whole number of at least 1"),
     "ops": (_rates, "a number above 0"),
     **dict.fromkeys(SUMMARY_COLUMNS[_REFERENCE:], _SIZE_OR_NULL),

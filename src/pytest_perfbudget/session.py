@@ -212,8 +212,8 @@ class PerfSession:
         if self.problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _header(self) -> tuple[str, ...]:
-        return summary_header(None if self.against is None else self.against.name)
+    def _header(self, *, rounds: bool = False) -> tuple[str, ...]:
+        return summary_header(None if self.against is None else self.against.name, rounds=rounds)
 
     def _save_history(self) -> None:
         """Save this run's results, but those measured under a tracer; nothing when none is
@@ -244,7 +244,9 @@ class PerfSession:
         if results or notes:
             terminalreporter.section("performance budgets")
         if results:
-            for line in table_lines(summary_rows(results), self._header()):
+            verbose = terminalreporter.verbosity > 0
+            rows = summary_rows(results, rounds=verbose)
+            for line in table_lines(rows, self._header(rounds=verbose)):
                 terminalreporter.write_line(line)
         for line in notes:
             terminalreporter.write_line(line, yellow=True)

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from .budget import (
     DEFAULT_REGRESSION,
@@ -44,7 +44,7 @@ __all__ = [
 
 DEFAULT_HISTORY = ".perf/history.json"
 #: The settings a ``[tool.perfbudget]`` table, a ``perf_*`` ini option or a flag can give.
-INI_KEYS = ("history", "warmup", "max_time", "regression", "keep")
+INI_KEYS = ("history", "warmup", "max_time", "regression", "keep", "rounds")
 DEFAULT_KEEP = 50
 TABLE = "[tool.perfbudget]"
 
@@ -88,6 +88,9 @@ class Settings:
     history: Path = Path(DEFAULT_HISTORY)
     keep: int = DEFAULT_KEEP
     entries: tuple[BudgetEntry, ...] = ()
+    #: ``rounds="auto"`` stops once every verdict is settled (``certain``), or measures
+    #: for ``max_time`` (``full``).
+    rounds: Literal["certain", "full"] = "certain"
 
     def budget_for(
         self, nodeid: str, marker_keywords: Mapping[str, object] | None
@@ -254,6 +257,15 @@ class _Layer:
     max_time: float | None = None
     regression: dict[str, float] | None = None
     keep: int | None = None
+    rounds: Literal["certain", "full"] | None = None
+
+
+def _rounds(value: object) -> Literal["certain", "full"]:
+    if value == "certain":
+        return "certain"
+    if value == "full":
+        return "full"
+    raise UnitError('expected "certain" (stop once every verdict is settled) or "full"')
 
 
 def _layer(raw: Mapping[str, object], describe: Callable[[str], str]) -> _Layer:
@@ -273,6 +285,7 @@ def _layer(raw: Mapping[str, object], describe: Callable[[str], str]) -> _Layer:
         max_time=get("max_time", parse_duration),
         regression=get("regression", parse_regression),
         keep=get("keep", _keep),
+        rounds=get("rounds", _rounds),
     )
 
 
@@ -357,4 +370,5 @@ def load_settings(
         history=rootdir / history,
         keep=_first(*(layer.keep for layer in layers), default=DEFAULT_KEEP),
         entries=_entries(pyproject, raw_entries, defaults) if pyproject is not None else (),
+        rounds=_first(*(layer.rounds for layer in layers), default="certain"),
     )

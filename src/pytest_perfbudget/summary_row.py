@@ -11,9 +11,18 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, overload
 
+from .measure import Stopped
 from .metrics import SAVED_METRICS
 
-__all__ = ["STATUS_CODES", "SUMMARY_COLUMNS", "Rows", "Status", "SummaryRow"]
+__all__ = [
+    "STATUS_CODES",
+    "STOP_CODES",
+    "SUMMARY_COLUMNS",
+    "Rows",
+    "Status",
+    "SummaryRow",
+    "status_code",
+]
 
 #: What identifies a run and how the history took it, then the machine's speed while
 #: measuring (seconds of the reference kernel), then the saved metrics.
@@ -25,13 +34,21 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 #: it); ``rebased``: accepted on purpose although it regressed, the baseline starts again
 #: from it.
 Status = Literal["accepted", "rejected", "rebased"]
-#: How a status is written in a row (one letter: the rows are most of the file).
+#: How a status is written in a row (one letter: the rows are most of the file), followed
+#: by one for why measuring stopped (:data:`STOP_CODES`; none in rows saved before).
 STATUS_CODES: dict[Status, str] = {"accepted": "a", "rejected": "r", "rebased": "b"}
+STOP_CODES: dict[Stopped, str] = {"certain": "c", "max_time": "t", "rounds": "r"}
 _STATUS_OF_CODE: dict[str, Status] = {code: status for status, code in STATUS_CODES.items()}
+_STOP_OF_CODE: dict[str, Stopped] = {code: stopped for stopped, code in STOP_CODES.items()}
 _COLUMN = {column: index for index, column in enumerate(SUMMARY_COLUMNS)}
 _RUN, _STATUS, _ROUNDS, _OPS, _REFERENCE = range(5)
 _NUMBER_TYPES = frozenset({int, float})
 _LARGEST = sys.float_info.max
+
+
+def status_code(status: Status, stopped: Stopped | None) -> str:
+    """How a run's status, and why its measuring stopped, are written in its row."""
+    return STATUS_CODES[status] + ("" if stopped is None else STOP_CODES[stopped])
 
 
 def _number(value: Any) -> float | None:
@@ -63,8 +80,17 @@ class SummaryRow:
         """How the history took the run; None for a letter it does not know (a file
         edited by hand: the storage checks statuses before a baseline reads them)."""
         try:
-            return _STATUS_OF_CODE.get(self.values[_STATUS])
-        except TypeError:  # not a letter at all: a list, say
+            return _STATUS_OF_CODE.get(self.values[_STATUS][:1])
+        except TypeError:  # not letters at all: a number, say
+            return None
+
+    @property
+    def stopped(self) -> Stopped | None:
+        """Why measuring stopped in that run; None when it was not said (saved before it
+        was, or measured by another tool)."""
+        try:
+            return _STOP_OF_CODE.get(self.values[_STATUS][1:2])
+        except TypeError:
             return None
 
     @property
