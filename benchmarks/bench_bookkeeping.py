@@ -1,8 +1,9 @@
 """Where a budgeted run's time goes besides the measured calls: 200 trivial budgeted tests.
 
 Three sessions of the same 200 trivial tests, interleaved ``--pairs`` times: without
-budgets, and with a budget (``max_time`` 20 ms, so that every test measures until its
-``max_time``), the second profiled under cProfile. Per test it prints:
+budgets, and with a budget (``p95="1s"``, ``max_time`` 20 ms: each test stops once its
+verdict is certain, at 120 calls, else at ``max_time``), the second profiled under
+cProfile. Per test it prints:
 
 - outside the measured calls: the budgeted session's wall time, less the unbudgeted
   one's and less the time the measured calls took themselves (from the JSON report's

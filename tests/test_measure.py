@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import sys
 import time
@@ -50,9 +51,11 @@ class FakeProbe:
     def __init__(self, growth: Iterator[int]) -> None:
         self.growth = growth
         self.starts = 0
+        self.collected_all: list[bool] = []
 
-    def start(self) -> None:
+    def start(self, *, collect_all: bool = True) -> None:
         self.starts += 1
+        self.collected_all.append(collect_all)
 
     def stop(self) -> int:
         return next(self.growth)
@@ -91,8 +94,8 @@ def test_the_memory_probes_time_does_not_count_against_max_time() -> None:
     clock = FakeClock()
 
     class SlowProbe(FakeProbe):
-        def start(self) -> None:
-            super().start()
+        def start(self, *, collect_all: bool = True) -> None:
+            super().start(collect_all=collect_all)
             clock.spend(100_000_000)
 
     sampler = Sampler(clock.as_clock(), SlowProbe(iter([0] * MEMORY_ROUNDS)))
@@ -173,6 +176,30 @@ def test_auto_rounds_are_capped_for_fast_calls() -> None:
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
     assert measurement.rounds == MAX_ROUNDS
+
+
+def test_only_a_tests_first_probe_collects_every_generation() -> None:
+    # a full collection walks the whole process (10 ms in a large one, three times a
+    # test); the garbage of the test's previous call is in the young generations
+    probe = FakeProbe(iter([100, 300, 200]))
+    sampler = Sampler(FakeClock().as_clock(), probe)
+    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
+    assert probe.collected_all == [True, False, False]
+
+
+@pytest.mark.parametrize(("collect_all", "generations"), [(True, ()), (False, (1,))])
+def test_a_probe_collects_every_generation_or_the_young_ones(
+    monkeypatch: pytest.MonkeyPatch, collect_all: bool, generations: tuple[int, ...]
+) -> None:
+    calls: list[tuple[int, ...]] = []
+
+    def collect(*generation: int) -> int:
+        calls.append(generation)
+        return 0
+
+    monkeypatch.setattr(gc, "collect", collect)
+    LinuxPeakProbe().start(collect_all=collect_all)
+    assert calls == [generations]
 
 
 def test_memory_is_read_on_the_first_rounds_only() -> None:

@@ -6,9 +6,11 @@ import random
 
 import pytest
 
+from pytest_perfbudget import stopping
 from pytest_perfbudget.baseline import Baseline, BaselineRun
 from pytest_perfbudget.budget import Budget, Limit
 from pytest_perfbudget.measure import Measurement
+from pytest_perfbudget.regression import RegressionCheck
 from pytest_perfbudget.stopping import (
     _binomial_cdf,
     _ranks,
@@ -91,3 +93,25 @@ def test_a_regression_check_settles_when_the_median_is_clearly_on_one_side() -> 
     assert settled(no_limits, measured(samples(100, 0.020, seed=9)), against, memory_done=True)
     # at the threshold, the median's bounds straddle it: more samples could tell
     assert not settled(no_limits, measured(samples(100, 0.012, seed=9)), against, memory_done=True)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "verdict"),
+    [
+        ("regressed", True),
+        ("ok", False),
+        ("not-significant", None),
+        ("too-few-samples", None),
+        # excuses of a change measured past the threshold rest on readings of the
+        # machine's speed that more calls refine: never a reason to stop
+        ("machine-slower", None),
+        ("seen-before", None),
+    ],
+)
+def test_only_a_plain_regression_or_ok_is_a_verdict_to_stop_on(
+    monkeypatch: pytest.MonkeyPatch, outcome: str, verdict: bool | None
+) -> None:
+    check = RegressionCheck("p50", outcome, current=0.012, threshold=0.2)  # type: ignore[arg-type]
+    monkeypatch.setattr(stopping, "check_regressions", lambda *args, **kwargs: [check])
+    against = regression_verdict(baseline(0.010), THRESHOLDS, throughput=False)
+    assert against(measured(samples(20, 0.012))) is verdict

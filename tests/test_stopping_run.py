@@ -142,3 +142,16 @@ def test_junit_xml_says_why_measuring_stopped(pytester: pytest.Pytester) -> None
     assert stopped["test_clear_pass"]["perf_stopped"] == "certain"
     assert stopped["test_clear_pass"]["perf_rounds"] == "120"
     assert stopped["test_five_rounds"]["perf_stopped"] == "rounds"
+
+
+def test_a_run_compared_with_a_baseline_measures_as_many_calls(
+    pytester: pytest.Pytester,
+) -> None:
+    # certain after 10 calls without a baseline; a run compared with one is as steady as
+    # the runs the baseline was saved from
+    pytester.makepyfile(FULL.replace('p95="10s", max_time="100ms"', 'p50="10s", max_time="2s"'))
+    pytester.runpytest("--perf-save").assert_outcomes(passed=1)
+    pytester.runpytest("--perf-report=report.json").assert_outcomes(passed=1)
+    test = reported(pytester)["test_sleepy"]
+    assert test["baseline"] is not None
+    assert test["rounds"] >= 100

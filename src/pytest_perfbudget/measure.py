@@ -283,7 +283,7 @@ class Sampler:
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start()
+                probe.start(collect_all=not self._memory)
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -312,7 +312,7 @@ class Sampler:
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start()
+                probe.start(collect_all=not self._memory)
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -490,7 +490,7 @@ class MeasuredBlock:
     def __enter__(self) -> None:
         self._sampler._note_tracer()
         if self._probe is not None:
-            self._probe.start()
+            self._probe.start(collect_all=not self._sampler._memory)
         self._cpu_start = self._cpu_ns()
         self._wall_start = self._wall_ns()
 

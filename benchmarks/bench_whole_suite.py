@@ -1,0 +1,134 @@
+"""A real test suite budgeted whole: ``match = "*"`` with generous limits, against the same
+suite unbudgeted, sessions interleaved.
+
+The suite (a directory holding a project and its tests, such as an unpacked sdist) is
+copied to a temporary directory; its pyproject.toml gets a ``[tool.perfbudget]`` table
+(created if it has none) with one budget entry for every test (``p95 = "1s"``,
+``memory = "256MiB"``). Each trial runs the suite unbudgeted (``-p no:perfbudget``) and
+budgeted with the plugin's defaults, the order rotated each trial; the ratio of their
+wall times is printed per trial, then the median (target: at most 3). The budgeted runs
+also say how their tests stopped, how much of the session the measured calls took
+(rounds x mean, from the JSON report), and which tests took longest (pytest's
+``--durations``), with the rounds each took.
+
+    python benchmarks/bench_whole_suite.py SUITE [--trials 3] [--full] [-- PYTEST_ARGS]
+
+``--full`` adds a budgeted session with ``--perf-rounds=full`` to each trial (the rule
+before sequential stopping). Arguments after ``--`` go to every pytest session (test
+paths, ``--ignore=...``); ``PYTHONPATH`` and the rest of the environment pass through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+BUDGET = """
+
+[tool.perfbudget]
+history = "{history}"
+
+[[tool.perfbudget.budget]]
+match = "*"
+p95 = "1s"
+memory = "256MiB"
+"""
+COMMON = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
+
+
+def session(directory: Path, args: list[str]) -> tuple[float, str]:
+    """The wall time of one pytest session in ``directory``, and its output."""
+    command = [sys.executable, "-m", "pytest", *COMMON, *args]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"pytest {' '.join(args)}: exit {done.returncode}\n{done.stdout[-3000:]}")
+    return elapsed, done.stdout
+
+
+def summary(output: str) -> str:
+    """pytest's last line: how many passed, failed..."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1].strip("= ") if lines else "(no output)"
+
+
+def slowest(output: str, report: Path, count: int) -> list[str]:
+    """The ``count`` slowest test calls of a run, with the rounds each took and why it
+    stopped."""
+    tests = {test["nodeid"]: test for test in json.loads(report.read_text())["tests"]}
+    lines = []
+    for match in re.finditer(r"^([\d.]+)s call\s+(\S+)$", output, re.MULTILINE):
+        seconds, nodeid = match.groups()
+        test = tests.get(nodeid)
+        how = "not measured" if test is None else f"{test['rounds']} rounds, {test['stopped']}"
+        lines.append(f"    {seconds:>7} s  {nodeid}  ({how})")
+        if len(lines) == count:
+            break
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", type=Path)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--full", action="store_true")
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.pytest_args = argv[split + 1 :]
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary) / "suite"
+        shutil.copytree(args.suite, directory)
+        pyproject = directory / "pyproject.toml"
+        existing = pyproject.read_text() if pyproject.exists() else ""
+        pyproject.write_text(existing + BUDGET.format(history=Path(temporary) / "history.json"))
+        report = Path(temporary) / "report.json"
+        kinds = {
+            "unbudgeted": ["-p", "no:perfbudget"],
+            "budgeted": [f"--perf-report={report}", "--durations=10"],
+        }
+        if args.full:
+            kinds["budgeted, --perf-rounds=full"] = [
+                f"--perf-report={report}",
+                "--perf-rounds=full",
+            ]
+        ratios: dict[str, list[float]] = {kind: [] for kind in kinds if kind != "unbudgeted"}
+        for trial in range(args.trials):
+            times = {}
+            names = list(kinds)
+            shift = trial % len(names)
+            for kind in names[shift:] + names[:shift]:
+                times[kind], output = session(directory, [*kinds[kind], *args.pytest_args])
+                print(f"trial {trial + 1}: {kind}: {times[kind]:.2f} s ({summary(output)})")
+                if kind == "budgeted":
+                    tests = json.loads(report.read_text())["tests"]
+                    stopped = Counter(str(test["stopped"]) for test in tests)
+                    rounds = statistics.median(int(test["rounds"]) for test in tests)
+                    measured = sum(
+                        float(test["rounds"]) * test["metrics"]["mean"] for test in tests
+                    )
+                    print(
+                        f"  {len(tests)} measured: {dict(stopped)}, median {rounds:g} rounds;"
+                        f" the measured calls took {measured:.2f} s; slowest calls:"
+                    )
+                    print("\n".join(slowest(output, report, 5)))
+            for kind, values in ratios.items():
+                values.append(times[kind] / times["unbudgeted"])
+                print(f"trial {trial + 1}: {kind} / unbudgeted: {values[-1]:.2f}")
+        for kind, values in ratios.items():
+            shown = ", ".join(f"{value:.2f}" for value in values)
+            print(f"{kind} / unbudgeted: median {statistics.median(values):.2f} ({shown})")
+
+
+if __name__ == "__main__":
+    main()
