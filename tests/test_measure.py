@@ -187,6 +187,14 @@ def test_only_a_tests_first_probe_collects_every_generation() -> None:
     assert probe.collected_all == [True, False, False]
 
 
+def test_without_exact_memory_no_probe_collects_every_generation() -> None:
+    probe = FakeProbe(iter([100, 300, 200]))
+    sampler = Sampler(FakeClock().as_clock(), probe)
+    sampler.exact_memory = False
+    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
+    assert probe.collected_all == [False, False, False]
+
+
 @pytest.mark.parametrize(("collect_all", "generations"), [(True, ()), (False, (1,))])
 def test_a_probe_collects_every_generation_or_the_young_ones(
     monkeypatch: pytest.MonkeyPatch, collect_all: bool, generations: tuple[int, ...]
@@ -525,3 +533,44 @@ def test_untraced_code_has_no_tracer(way: str) -> None:
     measured = sampler.measurement(1.0)
     assert measured is not None
     assert measured.tracer is None
+
+
+def test_only_a_test_that_limits_memory_collects_every_generation(
+    pytester: pytest.Pytester,
+) -> None:
+    # a full collection is exact but costs 10 ms and more in a large process: only a
+    # memory limit needs it; a probe's start counts as a full collection by its caller
+    pytester.makeconftest(
+        """
+        from pytest_perfbudget import memory
+
+        starts = []
+        real = memory.collect_garbage
+
+        def recording(*, collect_all):
+            starts.append(collect_all)
+            real(collect_all=collect_all)
+
+        memory.collect_garbage = recording
+
+        def pytest_terminal_summary(terminalreporter):
+            terminalreporter.write_line(f"COLLECTED ALL {starts}")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(p95="10s", memory="1GiB", rounds=5)
+        def test_a_limits_memory():
+            pass
+
+        @pytest.mark.perf_budget(p95="10s", rounds=5)
+        def test_b_does_not():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    # the probe's check when it is made, then three readings a test
+    assert "COLLECTED ALL [True, True, False, False, False, False, False]" in result.outlines

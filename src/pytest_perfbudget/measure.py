@@ -191,6 +191,10 @@ class Sampler:
         self._blocks = _Rounds(self, 0, None, paced=False)
         #: Why the last measuring loop stopped (None: no loop; ``with`` blocks only).
         self.stopped: Stopped | None = None
+        #: Whether the first memory reading collects every generation of garbage first
+        #: (:func:`~pytest_perfbudget.memory.collect_garbage`): exact, for a memory limit,
+        #: but 10 ms and more in a large process; else only the young generations.
+        self.exact_memory = True
 
     def stop_recording(self) -> None:
         """From now on only run the code handed to it: the test was judged (and a profile
@@ -283,7 +287,7 @@ class Sampler:
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start(collect_all=not self._memory)
+                probe.start(collect_all=self.exact_memory and not self._memory)
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -312,7 +316,7 @@ class Sampler:
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start(collect_all=not self._memory)
+                probe.start(collect_all=self.exact_memory and not self._memory)
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -490,7 +494,7 @@ class MeasuredBlock:
     def __enter__(self) -> None:
         self._sampler._note_tracer()
         if self._probe is not None:
-            self._probe.start(collect_all=not self._sampler._memory)
+            self._probe.start(collect_all=self._sampler.exact_memory and not self._sampler._memory)
         self._cpu_start = self._cpu_ns()
         self._wall_start = self._wall_ns()
 

@@ -111,6 +111,9 @@ class BudgetedTestHooks:
             pairing = self._session.pairing
             if pairing is None or _is_async(item):
                 sampler = Sampler(CLOCK, self._memory_probe)
+                # a full collection before the first reading only where a limit judges
+                # the memory; paired runs keep it exact on both sides
+                sampler.exact_memory = budget.limits_metric("memory")
                 if self._session.settings.rounds == "certain":
                     sampler.enough = self._enough(item, sampler, budget)
                 item.stash[sampler_key] = sampler
