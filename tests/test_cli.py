@@ -357,7 +357,7 @@ def test_check_fails_a_run_saved_as_regressed(tmp_path: Path) -> None:
     assert status == 1
     assert output.splitlines() == [
         "t.py::test_a: regressed when it was saved (run 7)",
-        "run 7: 1 tests checked, 1 regressed",
+        "run 7: 1 test checked, 1 regressed",
     ]
 
 

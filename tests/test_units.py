@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pytest_perfbudget.units import (
     UnitError,
+    format_count,
     format_duration,
     format_percentage,
     format_rate,
@@ -181,3 +182,8 @@ def test_text_without_digits_is_never_a_quantity(text: str) -> None:
     for parse in (parse_duration, parse_size, parse_rate, parse_percentage):
         with pytest.raises(UnitError):
             parse(text)
+
+
+@pytest.mark.parametrize(("number", "shown"), [(0, "0 tests"), (1, "1 test"), (2, "2 tests")])
+def test_a_count_of_a_noun_is_singular_for_one_only(number: int, shown: str) -> None:
+    assert format_count(number, "test") == shown

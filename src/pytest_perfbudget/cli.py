@@ -34,7 +34,7 @@ from .settings import (
 from .stats import median
 from .summary_row import SummaryRow
 from .trend import TREND_RUNS, Creep, Step, find_change, sparkline
-from .units import UnitError, parse_count
+from .units import UnitError, format_count, parse_count
 
 __all__ = ["main"]
 
@@ -283,16 +283,12 @@ def _trend(history: History, pattern: str, metric: str, cut: bool, out: TextIO) 
             reported += 1
     if not reported:
         fewest, most = min(counts), max(counts)
-        looked_at = _count(most, "run") if fewest == most else f"{fewest} to {most} runs"
+        looked_at = format_count(most, "run") if fewest == most else f"{fewest} to {most} runs"
         out.write(
             f"no step or creep in {metric} over the last {looked_at} "
-            f"of {_count(len(found), 'test')}\n"
+            f"of {format_count(len(found), 'test')}\n"
         )
     return 0
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _check(history: History, settings: Settings, out: TextIO) -> int:
@@ -313,7 +309,9 @@ def _check(history: History, settings: Settings, out: TextIO) -> int:
             regressed.append(f"{saved.nodeid}: {finding}")
     for line in regressed:
         out.write(line + "\n")
-    out.write(f"run {newest}: {checked} tests checked, {len(regressed)} regressed\n")
+    out.write(
+        f"run {newest}: {format_count(checked, 'test')} checked, {len(regressed)} regressed\n"
+    )
     return 1 if regressed else 0
 
 

@@ -19,6 +19,7 @@ from .history import History, SavedRuns
 from .metrics import format_metric, metric
 from .stats import median
 from .summary_row import SummaryRow
+from .units import format_count
 
 __all__ = ["ReportError", "render_report", "write_report"]
 
@@ -259,7 +260,7 @@ def write_report(
         # the error names the temporary file written first, or a parent directory: the user
         # named the output
         raise ReportError(f"cannot write {output}: {_reason(error)}") from None
-    out.write(f"{output}: {charted} tests charted\n")
+    out.write(f"{output}: {format_count(charted, 'test')} charted\n")
     return 0
 
 

@@ -12,6 +12,7 @@ import re
 
 __all__ = [
     "UnitError",
+    "format_count",
     "format_duration",
     "format_percentage",
     "format_rate",
@@ -181,3 +182,8 @@ def format_rate(per_second: float) -> str:
 def format_percentage(fraction: float) -> str:
     """``0.2`` -> ``"20%"``."""
     return f"{_three_digits(fraction * 100)}%"
+
+
+def format_count(number: int, noun: str) -> str:
+    """``number`` of ``noun``: "1 test", "2 tests"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
