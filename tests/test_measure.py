@@ -25,7 +25,12 @@ from pytest_perfbudget.measure import (
     Sampler,
     active_tracer,
 )
-from pytest_perfbudget.memory import LinuxPeakProbe, SamplingProbe, default_memory_probe
+from pytest_perfbudget.memory import (
+    LinuxPeakProbe,
+    SamplingProbe,
+    collect_garbage,
+    default_memory_probe,
+)
 
 MiB = 1024**2
 
@@ -122,6 +127,20 @@ def test_auto_rounds_look_as_they_grow_and_stop_once_enough_was_measured() -> No
     assert (measurement.rounds, measurement.stopped) == (35, "certain")
 
 
+def test_awaited_rounds_look_and_stop_as_called_ones_do() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    sampler.enough = lambda: sampler.recorded >= 30
+
+    async def call() -> None:
+        clock.spend(1_000_000)
+
+    asyncio.run(sampler.run_async(call, rounds="auto", warmup=0, max_time=10))
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert (measurement.rounds, measurement.stopped) == (35, "certain")
+
+
 def test_auto_rounds_that_are_never_enough_stop_at_max_time() -> None:
     clock = FakeClock()
     sampler = Sampler(clock.as_clock(), None)
@@ -206,7 +225,7 @@ def test_a_probe_collects_every_generation_or_the_young_ones(
         return 0
 
     monkeypatch.setattr(gc, "collect", collect)
-    LinuxPeakProbe().start(collect_all=collect_all)
+    collect_garbage(collect_all=collect_all)
     assert calls == [generations]
 
 

@@ -95,11 +95,12 @@ def test_full_rounds_measure_each_test_for_max_time(
     if how == ["pyproject"]:
         pytester.makepyprojecttoml('[tool.perfbudget]\nrounds = "full"\n')
         how = []
-    pytester.makepyfile(FULL)
+    # a p50 limit is certain at the first look (below): only full measures on
+    pytester.makepyfile(FULL.replace('p95="10s"', 'p50="10s"'))
     pytester.runpytest("--perf-report=report.json", *how).assert_outcomes(passed=1)
     test = reported(pytester)["test_sleepy"]
     assert test["stopped"] == "max_time"
-    assert test["rounds"] > 10  # the same test without full stops at 10 calls (below)
+    assert test["rounds"] > 10
 
 
 def test_by_default_the_same_test_stops_at_the_first_look(pytester: pytest.Pytester) -> None:
@@ -155,3 +156,20 @@ def test_a_run_compared_with_a_baseline_measures_as_many_calls(
     test = reported(pytester)["test_sleepy"]
     assert test["baseline"] is not None
     assert test["rounds"] >= 100
+
+
+def test_pytest_benchmarks_own_timings_say_nothing_of_stopping(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("pytest_benchmark")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.perf_budget(p95="10s")
+        def test_bench(benchmark):
+            benchmark(lambda: None)
+        """
+    )
+    pytester.runpytest("--perf-report=report.json").assert_outcomes(passed=1)
+    assert reported(pytester)["test_bench"]["stopped"] is None

@@ -174,8 +174,8 @@ def _empty_document() -> dict[str, Any]:
 def _new_row(run: int, result: SavedResult) -> list[Any]:
     """The summary row of ``result`` in ``run``, its numbers rounded."""
     reference = None if result.reference is None else _round(result.reference)
-    row = [run, status_code(result.status, result.stopped), result.rounds, _round(result.ops)]
-    row.append(reference)
+    status = status_code(result.status, result.stopped)
+    row = [run, status, result.rounds, _round(result.ops), reference]
     return row + [
         _round(result.metrics[column]) if column in result.metrics else None
         for column in _METRIC_COLUMNS

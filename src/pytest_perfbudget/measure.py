@@ -465,6 +465,7 @@ def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measu
         wall=tuple(timings),
         cpu=tuple(sample * cpu_share for sample in timings),
         speeds=(),
+        stopped=None,
     )
 
 

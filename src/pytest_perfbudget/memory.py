@@ -41,10 +41,10 @@ class MemoryProbe(Protocol):
 
 def collect_garbage(*, collect_all: bool) -> None:
     """Collect garbage before a probed call, so that memory the garbage holds is not
-    counted as in use: every generation, or only the two young ones, where the garbage of
-    the test's previous call lies. A full collection walks every object of the process
-    (10 ms and more in a large one); a test's first probe makes one, its later probes
-    only the young ones."""
+    counted as in use: every generation, or only the young ones (``gc.collect(1)``), where
+    the garbage of the test's previous call lies. A full collection walks every object of
+    the process (10 ms and more in a large one): the sampler asks for one only before the
+    first reading of a test that limits memory (``Sampler.exact_memory``)."""
     if collect_all:
         gc.collect()
     else:

@@ -54,8 +54,8 @@ MARKER = "perf_budget"
 CLOCK = Clock()
 #: A test saved as a baseline (--perf-save), or compared with one, is measured for at
 #: least this many calls before it stops for certainty: a baseline keeps 16 order
-#: statistics of a run's calls, and a run compared with it must be as steady (10 calls
-#: of a test of 0.1 ms, 1 ms of measuring, read a 35% slowdown as +17%).
+#: statistics of a run's calls, and a run compared with it must be as steady
+#: (docs/explanation/stopping.md, "What a baseline needs").
 BASELINE_ROUNDS = 100
 PROFILE_SECTION = "perf profile"
 BENCHMARK_DISABLED = (
@@ -112,7 +112,7 @@ class BudgetedTestHooks:
             if pairing is None or _is_async(item):
                 sampler = Sampler(CLOCK, self._memory_probe)
                 # a full collection before the first reading only where a limit judges
-                # the memory; paired runs keep it exact on both sides
+                # the memory (a PairedSampler keeps it, as its control does)
                 sampler.exact_memory = budget.limits_metric("memory")
                 if self._session.settings.rounds == "certain":
                     sampler.enough = self._enough(item, sampler, budget)
@@ -143,8 +143,10 @@ class BudgetedTestHooks:
 
         def enough() -> bool:
             measurement = sampler.measurement(budget.ops)
-            if measurement is None or sampler.recorded < least:
+            if measurement is None:
                 return False
+            if measurement.tracer is None and sampler.recorded < least:  # neither compared
+                return False  # nor saved under a tracer
             judged = verdict if measurement.tracer is None else None
             return settled(budget, measurement, judged, memory_done=sampler.memory_done)
 
@@ -315,7 +317,10 @@ class BudgetedTestHooks:
             sampler.note_machine_speed()
             judged = self._judge(item, sampler, paired=alone)
             if judged is not None and judged.regressed and budget.rounds != 1:
-                result = yield measured  # confirm: judged again on both measurements
+                # confirm: measured again for max_time, not stopped at the first look
+                # (the samples so far settle it already), and judged on both measurements
+                sampler.enough = None
+                result = yield measured
                 sampler.note_machine_speed()
                 judged = self._judge(item, sampler, paired=alone)
         sampler.stop_recording()

@@ -148,8 +148,7 @@ RegressionVerdict = Callable[[Measurement], bool | None]
 #: Outcomes that more samples could still turn into a regression: not significant yet,
 #: and the excuses of a change measured past the threshold (the machine ran slower, the
 #: test ran this slow before), which rest on readings of the machine's speed that more
-#: calls refine: excused after 10 calls of a slowed test, a run missed 3 of 12 slowdowns
-#: of 35% that a run measured for ``max_time`` caught.
+#: calls refine (docs/explanation/stopping.md).
 _OPEN = frozenset({"not-significant", "too-few-samples", "machine-slower", "seen-before"})
 
 

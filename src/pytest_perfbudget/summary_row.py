@@ -81,7 +81,7 @@ class SummaryRow:
         edited by hand: the storage checks statuses before a baseline reads them)."""
         try:
             return _STATUS_OF_CODE.get(self.values[_STATUS][:1])
-        except TypeError:  # not letters at all: a number, say
+        except (TypeError, KeyError):  # not letters at all: a number, a table
             return None
 
     @property
@@ -90,7 +90,7 @@ class SummaryRow:
         was, or measured by another tool)."""
         try:
             return _STOP_OF_CODE.get(self.values[_STATUS][1:2])
-        except TypeError:
+        except (TypeError, KeyError):
             return None
 
     @property
