@@ -21,7 +21,8 @@ import timeit
 from collections.abc import Callable
 from time import perf_counter_ns
 
-from pytest_perfbudget.measure import Clock, PerfMeter, Sampler
+from pytest_perfbudget.measure import Clock, Sampler
+from pytest_perfbudget.meter import PerfMeter
 
 SLICES = 41
 SLICE_SECONDS = 0.03

@@ -21,7 +21,6 @@ from pytest_perfbudget.measure import (
     MIN_ROUNDS,
     Clock,
     Measurement,
-    PerfMeter,
     Sampler,
     active_tracer,
 )
@@ -31,6 +30,7 @@ from pytest_perfbudget.memory import (
     collect_garbage,
     default_memory_probe,
 )
+from pytest_perfbudget.meter import PerfMeter
 
 MiB = 1024**2
 

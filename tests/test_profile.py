@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_perfbudget.measure import run_steps, run_steps_async
 from pytest_perfbudget.profile import (
     MAX_TREE_LINES,
     Profile,
@@ -21,6 +20,7 @@ from pytest_perfbudget.profile import (
     profile_calls,
     profile_filename,
 )
+from pytest_perfbudget.steps import run_steps, run_steps_async
 from pytest_perfbudget.units import parse_duration
 
 

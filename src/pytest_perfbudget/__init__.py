@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .budget import Budget, Limit, PerfBudgetWarning
-from .measure import Measurement, PerfMeter
+from .measure import Measurement
+from .meter import PerfMeter
 
 __all__ = ["Budget", "Limit", "Measurement", "PerfBudgetWarning", "PerfMeter", "__version__"]
 

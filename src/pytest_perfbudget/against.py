@@ -5,7 +5,9 @@ The control runs the same tests at a git revision (in a throwaway worktree) or w
 another interpreter. It waits at each measuring point of a test until told to measure a
 block; the candidate measures its own block, then asks for the control's, and so on, one
 process at a time, both pinned to one CPU. :mod:`.pairing` holds the conversation,
-:mod:`.control` is the other side.
+:mod:`.control` is the other side. Just over 450 lines: the sampler that pairs and the
+start of the control (resolving the revision, the worktree, the handshake) are one
+conversation, read in one place.
 """
 
 from __future__ import annotations

@@ -1,17 +1,18 @@
 """Measuring calls, called or awaited: rounds, wall and CPU time, the machine's speed while
-measuring, the ``perf`` fixture's meter; peak memory through a :mod:`.memory` probe."""
+measuring; peak memory through a :mod:`.memory` probe. The ``perf`` fixture's object is in
+:mod:`.meter`. Over 450 lines: the called and awaited measuring loops are kept side by
+side and bare (nothing between the clock reads but the call), which a split would
+scatter."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import math
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from time import perf_counter_ns, process_time_ns
-from typing import Any, Literal, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar
 
 from .memory import MemoryProbe
 from .metrics import PERCENTILES
@@ -22,17 +23,14 @@ __all__ = [
     "MEMORY_ROUNDS",
     "MIN_ROUNDS",
     "REFERENCE_INTERVAL",
-    "Block",
     "Clock",
     "MeasuredBlock",
     "Measurement",
-    "PerfMeter",
     "Rounds",
     "Sampler",
     "active_tracer",
+    "qualname",
     "reference_seconds",
-    "run_steps",
-    "run_steps_async",
     "with_external_timings",
 ]
 
@@ -49,8 +47,6 @@ MEMORY_ROUNDS = 3
 REFERENCE_INTERVAL = 0.002
 
 T = TypeVar("T")
-S = TypeVar("S")
-P = ParamSpec("P")
 Rounds = int | Literal["auto"]
 #: Why a measuring loop stopped: every verdict was settled, ``max_time`` was used, or the
 #: rounds asked for (or the most :data:`MAX_ROUNDS`) were made.
@@ -81,13 +77,14 @@ class Clock:
         return int(median(deltas))
 
 
-def _qualname(function: object) -> str:
+def qualname(function: object) -> str:
+    """A function's (or callable's) qualified name, for messages."""
     return getattr(function, "__qualname__", None) or type(function).__qualname__
 
 
 def _name_of(function: object) -> str:
     module = getattr(function, "__module__", None) or type(function).__module__
-    return f"{module}.{_qualname(function)}"
+    return f"{module}.{qualname(function)}"
 
 
 def active_tracer() -> str | None:
@@ -469,18 +466,6 @@ def with_external_timings(whole: Measurement, timings: Sequence[float]) -> Measu
     )
 
 
-class Block(Protocol):
-    """A block measured once, entered by ``with`` or ``async with``."""
-
-    def __enter__(self) -> None: ...
-
-    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None: ...
-
-    async def __aenter__(self) -> None: ...
-
-    async def __aexit__(self, error_type: type[BaseException] | None, *rest: object) -> None: ...
-
-
 class MeasuredBlock:
     """Measures one ``with`` (or ``async with``) block for a :class:`Sampler`; a block
     that raises is dropped."""
@@ -513,124 +498,3 @@ class MeasuredBlock:
 
     async def __aexit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
         self.__exit__(error_type, *rest)
-
-
-class PerfMeter:
-    """The ``perf`` fixture: measures just the code a test hands it.
-
-    Without a sampler (``--perf-disable``) it only runs that code, once.
-    """
-
-    def __init__(
-        self, sampler: Sampler | None, *, rounds: Rounds, warmup: int, max_time: float
-    ) -> None:
-        self._sampler = sampler
-        self._rounds: Rounds = rounds
-        self._warmup = warmup
-        self._max_time = max_time
-        #: The coroutines ``perf(coroutine_function)`` returned that were not awaited yet,
-        #: with the function's name.
-        self._pending: list[tuple[Coroutine[Any, Any, Any], str]] = []
-
-    @overload
-    def __call__(
-        self, func: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Coroutine[Any, Any, T]: ...
-
-    @overload
-    def __call__(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
-
-    def __call__(self, func: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> Any:
-        """Measure ``func(*args, **kwargs)`` over the rounds; return its last result. For a
-        coroutine function, return a coroutine that does so when awaited, each call
-        awaited."""
-        if self._sampler is None:
-            return func(*args, **kwargs)
-        call = functools.partial(func, *args, **kwargs) if args or kwargs else func
-        if inspect.iscoroutinefunction(func):
-            return self._awaitable(self._sampler, call, _qualname(func))
-        result = self._sampler.run(
-            call,
-            rounds=self._rounds,
-            warmup=self._warmup,
-            max_time=self._max_time,
-        )
-        if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()  # its never-awaited warning would only repeat this error
-            raise TypeError(
-                f"perf({_qualname(func)}) timed calls that return an awaitable without "
-                "awaiting it: only making the awaitable was measured. Hand perf the "
-                "coroutine function itself and await the result: "
-                "`await perf(fetch, *args)`"
-            )
-        return result
-
-    def _awaitable(
-        self, sampler: Sampler, call: Callable[[], Awaitable[T]], name: str
-    ) -> Coroutine[Any, Any, T]:
-        """A coroutine that measures ``call`` when awaited, held until it is, so that one
-        never awaited is found (:meth:`close_unawaited`)."""
-        self._pending = [
-            (pending, pending_name)
-            for pending, pending_name in self._pending
-            if inspect.getcoroutinestate(pending) == inspect.CORO_CREATED
-        ]
-        coroutine = sampler.run_async(
-            call, rounds=self._rounds, warmup=self._warmup, max_time=self._max_time
-        )
-        self._pending.append((coroutine, name))
-        return coroutine
-
-    def close_unawaited(self) -> list[str]:
-        """The functions whose ``perf(...)`` coroutine was never awaited, so nothing of
-        them was measured; those coroutines are closed (Python would warn of them
-        too)."""
-        names = []
-        for coroutine, name in self._pending:
-            if inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED:
-                coroutine.close()
-                names.append(name)
-        self._pending.clear()
-        return names
-
-    def measure(self) -> Block:
-        """Measure the ``with`` or ``async with`` block, once."""
-        if self._sampler is None:
-            return nullcontext()
-        # A paired run's blocks are sync only, but they are reached only from a sync
-        # test's call: an async test is not paired, and a fixture measures alone.
-        return cast(Block, self._sampler.sample())
-
-
-def run_steps(steps: Generator[S, object, T], perform: Callable[[S], object]) -> T:
-    """Carry out ``steps``: ``perform`` each step the generator yields, send it the
-    result or throw in what it raised; the generator's return value."""
-    reply: object = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(reply) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        try:
-            reply, error = perform(step), None
-        except BaseException as raised:  # the generator decides what it stops
-            reply, error = None, raised
-
-
-async def run_steps_async(
-    steps: Generator[S, object, T], perform: Callable[[S], Awaitable[object]]
-) -> T:
-    """:func:`run_steps` with each step awaited."""
-    reply: object = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(reply) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        try:
-            reply, error = await perform(step), None
-        except BaseException as raised:  # the generator decides what it stops
-            reply, error = None, raised

@@ -12,7 +12,7 @@ import pytest
 from . import hookspecs
 from .environment import machine_description, machine_fingerprint
 from .history import History, HistoryError
-from .measure import PerfMeter
+from .meter import PerfMeter
 from .runtest import MARKER, budget_key, sampler_key
 from .session import PerfSession
 from .settings import (
