@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-PERF_SUITE = """
+WORK = """
 import pytest
 
 def work():
@@ -31,26 +31,24 @@ def work():
     for number in range({iterations}):
         total += number * number % 7
     return total
-
+"""
+PERF_SUITE = (
+    WORK
+    + """
 @pytest.mark.parametrize("case", range({tests}))
 @pytest.mark.perf_budget(p95="1s")
 def test_work(perf, case):
     perf(work)
 """
-
-BENCHMARK_SUITE = """
-import pytest
-
-def work():
-    total = 0
-    for number in range({iterations}):
-        total += number * number % 7
-    return total
-
+)
+BENCHMARK_SUITE = (
+    WORK
+    + """
 @pytest.mark.parametrize("case", range({tests}))
 def test_work(benchmark, case):
     benchmark(work)
 """
+)
 
 SUITES = {"1ms": (100, 0.001), "20ms": (20, 0.020)}
 COMMON = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]

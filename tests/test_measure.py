@@ -141,14 +141,20 @@ def test_awaited_rounds_look_and_stop_as_called_ones_do() -> None:
     assert (measurement.rounds, measurement.stopped) == (35, "certain")
 
 
-def test_auto_rounds_that_are_never_enough_stop_at_max_time() -> None:
+@pytest.mark.parametrize(
+    ("call_ns", "rounds", "stopped"),
+    [(10_000_000, 50, "max_time"), (1, MAX_ROUNDS, "rounds")],  # 0.5 s of 10 ms calls
+)
+def test_auto_rounds_that_are_never_enough_stop_at_max_time_or_the_most_rounds(
+    call_ns: int, rounds: int, stopped: str
+) -> None:
     clock = FakeClock()
     sampler = Sampler(clock.as_clock(), None)
     sampler.enough = lambda: False
-    sampler.run(lambda: clock.spend(10_000_000), rounds="auto", warmup=0, max_time=0.5)
+    sampler.run(lambda: clock.spend(call_ns), rounds="auto", warmup=0, max_time=0.5)
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
-    assert (measurement.rounds, measurement.stopped) == (50, "max_time")
+    assert (measurement.rounds, measurement.stopped) == (rounds, stopped)
 
 
 @pytest.mark.parametrize("rounds", [3, 40])
@@ -167,16 +173,6 @@ def test_rounds_asked_for_are_exact_and_never_looked_at(rounds: int) -> None:
     assert measurement is not None
     assert (measurement.rounds, measurement.stopped) == (rounds, "rounds")
     assert asked == []
-
-
-def test_auto_rounds_that_reach_the_most_rounds_say_so() -> None:
-    clock = FakeClock()
-    sampler = Sampler(clock.as_clock(), None)
-    sampler.enough = lambda: False
-    sampler.run(lambda: clock.spend(1), rounds="auto", warmup=0, max_time=10)
-    measurement = sampler.measurement(ops=1)
-    assert measurement is not None
-    assert (measurement.rounds, measurement.stopped) == (MAX_ROUNDS, "rounds")
 
 
 def test_auto_rounds_measure_a_usable_sample_of_slow_calls() -> None:
