@@ -35,12 +35,13 @@ def test_five_rounds():
     pass
 """
 
-# A sleep of 1 ms for 100 ms: a full measurement, whatever the machine, is about 100 calls.
+# A sleep of 1 ms for 300 ms: a full measurement is about 300 calls, and more than 10
+# unless a sleep of 1 ms takes 30 ms.
 FULL = """
 import time
 import pytest
 
-@pytest.mark.perf_budget(p95="10s", max_time="100ms", warmup=0)
+@pytest.mark.perf_budget(p95="10s", max_time="300ms", warmup=0)
 def test_sleepy():
     time.sleep(0.001)
 """
@@ -150,7 +151,7 @@ def test_a_run_compared_with_a_baseline_measures_as_many_calls(
 ) -> None:
     # certain after 10 calls without a baseline; a run compared with one is as steady as
     # the runs the baseline was saved from
-    pytester.makepyfile(FULL.replace('p95="10s", max_time="100ms"', 'p50="10s", max_time="2s"'))
+    pytester.makepyfile(FULL.replace('p95="10s", max_time="300ms"', 'p50="10s", max_time="2s"'))
     pytester.runpytest("--perf-save").assert_outcomes(passed=1)
     pytester.runpytest("--perf-report=report.json").assert_outcomes(passed=1)
     test = reported(pytester)["test_sleepy"]

@@ -161,16 +161,16 @@ class PairedSampler(Sampler):
                 if measured >= wanted:
                     break
                 continue
+            if self.data.pairs >= MIN_PAIRS and verdicts_settled(
+                self.data, self._thresholds, throughput=self._throughput
+            ):
+                stopped = "certain"
+                break
             elapsed = (self._clock.wall_ns() - started) / 1e9
             if elapsed >= 2 * max_time and (
                 self.data.pairs >= MIN_PAIRS or elapsed >= 10 * max_time
             ):
                 stopped = "max_time"
-                break
-            if self.data.pairs >= MIN_PAIRS and verdicts_settled(
-                self.data, self._thresholds, throughput=self._throughput
-            ):
-                stopped = "certain"
                 break
         self.stopped = stopped
         return call() if result is _NOTHING else result

@@ -225,6 +225,11 @@ class Sampler:
         if self._tracer is None:
             self._tracer = active_tracer()
 
+    def _collects_all(self) -> bool:
+        """Whether the next memory reading collects every generation of garbage first:
+        the test's first, when :attr:`exact_memory` asks for it."""
+        return self.exact_memory and not self._memory
+
     def _probe_for_next_call(self) -> MemoryProbe | None:
         """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed."""
         if self._memory_probe is not None and len(self._memory) < MEMORY_ROUNDS:
@@ -279,12 +284,13 @@ class Sampler:
         """
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
         record = _Rounds(self, minimum, max_time).record
+        self.stopped = "rounds"  # unless the time or a settled verdict stops it first
         probe_start = 0
         for _ in range(wanted):
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start(collect_all=self.exact_memory and not self._memory)
+                probe.start(collect_all=self._collects_all())
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -308,12 +314,13 @@ class Sampler:
         tasks it runs meanwhile too) is in its time."""
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
         record = _Rounds(self, minimum, max_time).record
+        self.stopped = "rounds"  # unless the time or a settled verdict stops it first
         probe_start = 0
         for _ in range(wanted):
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start(collect_all=self.exact_memory and not self._memory)
+                probe.start(collect_all=self._collects_all())
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -418,7 +425,6 @@ class _Rounds:
         # (rounds="auto") looks, and only when the caller asks
         asking = max_time is not None and sampler.enough is not None
         self._next_look = minimum if asking else _NEVER
-        sampler.stopped = "rounds"
 
     def record(
         self, wall_start: int, wall_end: int, cpu_ns: int, growth: int | None, probe_start: int
@@ -480,7 +486,7 @@ class MeasuredBlock:
     def __enter__(self) -> None:
         self._sampler._note_tracer()
         if self._probe is not None:
-            self._probe.start(collect_all=self._sampler.exact_memory and not self._sampler._memory)
+            self._probe.start(collect_all=self._sampler._collects_all())
         self._cpu_start = self._cpu_ns()
         self._wall_start = self._wall_ns()
 

@@ -73,9 +73,8 @@ class LinuxPeakProbe:
     """Exact peak growth from the kernel's high-water mark, with no cost during the call.
 
     ``start`` collects garbage (:func:`collect_garbage`), returns freed heap to the OS
-    (glibc ``malloc_trim``),
-    resets the high-water mark by writing ``5`` to ``/proc/self/clear_refs`` and notes the
-    resident size; ``stop`` reads ``VmHWM``.
+    (glibc ``malloc_trim``), resets the high-water mark by writing ``5`` to
+    ``/proc/self/clear_refs`` and notes the resident size; ``stop`` reads ``VmHWM``.
     """
 
     method = "linux-vmhwm"

@@ -142,10 +142,11 @@ class BudgetedTestHooks:
             measurement = sampler.measurement(budget.ops)
             if measurement is None:
                 return False
-            if measurement.tracer is None and sampler.recorded < least:  # neither compared
-                return False  # nor saved under a tracer
-            judged = verdict if measurement.tracer is None else None
-            return settled(budget, measurement, judged, memory_done=sampler.memory_done)
+            if measurement.tracer is not None:  # neither compared nor saved: limits only
+                return settled(budget, measurement, None, memory_done=sampler.memory_done)
+            if sampler.recorded < least:
+                return False
+            return settled(budget, measurement, verdict, memory_done=sampler.memory_done)
 
         return enough
 
