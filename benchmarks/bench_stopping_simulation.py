@@ -3,11 +3,12 @@ many calls does a test take? A pure computation (no timing), seeded.
 
 Per-call times are lognormal (sigma 0.05, 0.1, 0.3) with 1% of calls 3x slower. A test is
 measured as the plugin does with ``rounds="auto"``: 10 calls, then batches growing by half
-(``LOOK_GROWTH``), the verdicts looked at after each (``stopping.settled``), until they
-are settled or ``--calls`` calls (standing in for ``max_time``) were made; its verdict is
-then its p95 against the limit. Cells: the limit 5% above the true p95 (a pass is right)
-and 5% below it (a fail is right), and a generous limit (1000x the median) and a tight one
-(the median / 10), for the calls they took.
+and one ending at the 90 calls a p95 bound needs (``next_look``), the verdicts looked at
+after each (``stopping.settled``), until they are settled or ``--calls`` calls (standing in
+for ``max_time``) were made; its verdict is then its p95 against the limit. Cells: the
+limit 5% above the true p95 (a pass is right) and 5% below it (a fail is right), and a
+generous limit (1000x the median) and a tight one (the median / 10), for the calls they
+took.
 
     python benchmarks/bench_stopping_simulation.py [--runs 1000] [--calls 1000]
 """
@@ -23,9 +24,9 @@ import statistics
 from collections.abc import Callable
 
 from pytest_perfbudget.budget import Budget, Limit
-from pytest_perfbudget.measure import LOOK_GROWTH, MIN_ROUNDS, Measurement
+from pytest_perfbudget.measure import MIN_ROUNDS, Measurement, next_look
 from pytest_perfbudget.stats import percentile
-from pytest_perfbudget.stopping import settled
+from pytest_perfbudget.stopping import fewest_to_settle, settled
 
 OUTLIERS = 0.01
 #: The true p95 of a lognormal(0, sigma) with 1% of 3x outliers, found numerically.
@@ -47,10 +48,11 @@ def measure(
 ) -> tuple[list[float], bool]:
     """The samples one test takes, and whether it stopped settled."""
     wall = [draw(generator, sigma) for _ in range(MIN_ROUNDS)]
+    look_at = fewest_to_settle(budget)
     while len(wall) < most:
         if settled(budget, Measurement(tuple(wall), tuple(wall), ()), None, memory_done=True):
             return wall, True
-        more = min(math.ceil(len(wall) * LOOK_GROWTH), most) - len(wall)
+        more = min(next_look(len(wall), look_at), most) - len(wall)
         wall += [draw(generator, sigma) for _ in range(more)]
     return wall, False
 

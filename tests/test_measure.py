@@ -8,7 +8,7 @@ import inspect
 import sys
 import time
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pytest_perfbudget.measure import (
 )
 from pytest_perfbudget.memory import (
     LinuxPeakProbe,
+    MemoryProbe,
     SamplingProbe,
     collect_garbage,
     default_memory_probe,
@@ -53,16 +54,19 @@ class FakeClock:
 class FakeProbe:
     method = "fake"
 
-    def __init__(self, growth: Iterator[int]) -> None:
+    def __init__(self, growth: Iterator[int], full_collections: Sequence[bool] = ()) -> None:
         self.growth = growth
+        self.full_collections = iter(full_collections)
         self.starts = 0
         self.collected_all: list[bool] = []
+        self.saw_full_collection = False
 
     def start(self, *, collect_all: bool = True) -> None:
         self.starts += 1
         self.collected_all.append(collect_all)
 
     def stop(self) -> int:
+        self.saw_full_collection = next(self.full_collections, False)
         return next(self.growth)
 
 
@@ -125,6 +129,24 @@ def test_auto_rounds_look_as_they_grow_and_stop_once_enough_was_measured() -> No
     assert measurement is not None
     assert looked_at == [MIN_ROUNDS, 15, 23, 35]  # each look 1.5 times the calls of the last
     assert (measurement.rounds, measurement.stopped) == (35, "certain")
+
+
+def test_auto_rounds_also_look_at_the_fewest_calls_that_can_be_enough() -> None:
+    clock = FakeClock()
+    sampler = Sampler(clock.as_clock(), None)
+    looked_at: list[int] = []
+
+    def enough() -> bool:
+        looked_at.append(sampler.recorded)
+        return sampler.recorded >= 90
+
+    sampler.enough = enough
+    sampler.look_at = 90  # a p95 bound's fewest, between the looks at 80 and 120
+    sampler.run(lambda: clock.spend(1_000_000), rounds="auto", warmup=0, max_time=10)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert looked_at == [MIN_ROUNDS, 15, 23, 35, 53, 80, 90]
+    assert (measurement.rounds, measurement.stopped) == (90, "certain")
 
 
 def test_awaited_rounds_look_and_stop_as_called_ones_do() -> None:
@@ -193,21 +215,26 @@ def test_auto_rounds_are_capped_for_fast_calls() -> None:
     assert measurement.rounds == MAX_ROUNDS
 
 
-def test_only_a_tests_first_probe_collects_every_generation() -> None:
-    # a full collection walks the whole process (10 ms in a large one, three times a
-    # test); the garbage of the test's previous call is in the young generations
-    probe = FakeProbe(iter([100, 300, 200]))
+@pytest.mark.parametrize(
+    ("full_collections", "collected_all"),
+    [
+        ([False, False, False], [False, False, False]),
+        ([True, False, False], [False, True, False]),
+        ([True, True, True], [False, True, False]),  # once a test
+        ([False, False, True], [False, False, False, True]),  # one more reading
+    ],
+)
+def test_a_probe_collects_every_generation_after_a_call_that_saw_a_full_collection(
+    full_collections: list[bool], collected_all: list[bool]
+) -> None:
+    # a full collection during the call may free older garbage for the call to reuse,
+    # hiding growth; before a call, it walks the whole process (10 ms in a large one)
+    probe = FakeProbe(iter([100, 300, 200, 400]), full_collections)
     sampler = Sampler(FakeClock().as_clock(), probe)
     sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
-    assert probe.collected_all == [True, False, False]
-
-
-def test_without_exact_memory_no_probe_collects_every_generation() -> None:
-    probe = FakeProbe(iter([100, 300, 200]))
-    sampler = Sampler(FakeClock().as_clock(), probe)
-    sampler.exact_memory = False
-    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
-    assert probe.collected_all == [False, False, False]
+    assert probe.collected_all == collected_all
+    assert sampler.probed == len(collected_all)
+    assert sampler.memory_done
 
 
 @pytest.mark.parametrize(("collect_all", "generations"), [(True, ()), (False, (1,))])
@@ -404,6 +431,26 @@ def test_linux_probe_reads_high_water_mark_over_start(tmp_path: Path) -> None:
     assert probe.stop() == 5000 * 1024
 
 
+@pytest.mark.parametrize("kind", ["linux", "sampling"])
+def test_a_probe_says_whether_a_full_collection_ran_during_the_call(
+    tmp_path: Path, kind: str
+) -> None:
+    # only a full collection can free garbage older than the call (the probe's start
+    # collected the young generations) for the call to reuse
+    (tmp_path / "clear_refs").write_text("")
+    (tmp_path / "status").write_text("VmHWM:\t  1000 kB\nVmRSS:\t   800 kB\n")
+    probe: MemoryProbe = (
+        LinuxPeakProbe(tmp_path) if kind == "linux" else SamplingProbe(interval=0.001)
+    )
+    seen = []
+    for collect in (lambda: gc.collect(1), gc.collect, lambda: None):
+        probe.start(collect_all=False)
+        collect()
+        probe.stop()
+        seen.append(probe.saw_full_collection)
+    assert seen == [False, True, False]
+
+
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
 
@@ -550,11 +597,11 @@ def test_untraced_code_has_no_tracer(way: str) -> None:
     assert measured.tracer is None
 
 
-def test_only_a_test_that_limits_memory_collects_every_generation(
+def test_only_a_reading_after_a_full_collection_collects_every_generation(
     pytester: pytest.Pytester,
 ) -> None:
-    # a full collection is exact but costs 10 ms and more in a large process: only a
-    # memory limit needs it; a probe's start counts as a full collection by its caller
+    # a full collection costs 10 ms and more in a large process: a test gets one only
+    # before the reading after a call during which one ran (here the test's own)
     pytester.makeconftest(
         """
         from pytest_perfbudget import memory
@@ -574,18 +621,21 @@ def test_only_a_test_that_limits_memory_collects_every_generation(
     )
     pytester.makepyfile(
         """
+        import gc
+
         import pytest
 
         @pytest.mark.perf_budget(p95="10s", memory="1GiB", rounds=5)
-        def test_a_limits_memory():
+        def test_a_plain():
             pass
 
-        @pytest.mark.perf_budget(p95="10s", rounds=5)
-        def test_b_does_not():
-            pass
+        @pytest.mark.perf_budget(p95="10s", memory="1GiB", rounds=5)
+        def test_b_collects():
+            gc.collect()
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     # the probe's check when it is made, then three readings a test
-    assert "COLLECTED ALL [True, True, False, False, False, False, False]" in result.outlines
+    expected = [True, False, False, False, False, True, False]
+    assert f"COLLECTED ALL {expected}" in result.outlines

@@ -14,6 +14,7 @@ from pytest_perfbudget.regression import RegressionCheck
 from pytest_perfbudget.stopping import (
     _binomial_cdf,
     _ranks,
+    fewest_to_settle,
     quantile_bounds,
     regression_verdict,
     settled,
@@ -50,6 +51,29 @@ def test_a_percentile_is_bounded_only_by_enough_samples() -> None:
     assert bounds.low is not None
     assert bounds.high is not None
     assert bounds.low < ordered[49] < bounds.high
+
+
+@pytest.mark.parametrize(
+    ("limits", "fewest"),
+    [
+        ((Limit("p95", 1.0),), 90),
+        ((Limit("p50", 1.0),), 7),
+        ((Limit("p90", 1.0),), 44),
+        ((Limit("p99", 1.0),), 722),  # past 200 samples the normal approximation's
+        ((Limit("cpu", 1.0), Limit("throughput", 10.0)), 7),  # the median's bound
+        ((Limit("mean", 1.0), Limit("max", 1.0), Limit("memory", 1e6)), 0),
+        ((Limit("p50", 1.0), Limit("p95", 1.0)), 90),
+    ],
+)
+def test_the_fewest_samples_that_can_show_every_limit_kept(
+    limits: tuple[Limit, ...], fewest: int
+) -> None:
+    budget = Budget(limits=limits)
+    assert fewest_to_settle(budget) == fewest
+    if fewest:  # a clear pass is settled at that count, and not one sample before
+        wall = samples(fewest, 0.001)
+        assert settled(budget, measured(wall), None, memory_done=True)
+        assert not settled(budget, measured(wall[:-1]), None, memory_done=True)
 
 
 def test_a_clear_pass_stops_early_and_a_clear_fail_earlier() -> None:

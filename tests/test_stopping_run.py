@@ -58,8 +58,8 @@ def test_each_test_stops_once_its_verdict_is_certain(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=3, failed=1)
     tests = reported(pytester)
     stopped = {name: (test["rounds"], test["stopped"]) for name, test in tests.items()}
-    # a p95 is bounded above at 99% from 90 calls on: the first look past them is at 120
-    assert stopped["test_clear_pass"] == (120, "certain")
+    # a p95 is bounded above at 99% from 90 calls on, and the loop looks then
+    assert stopped["test_clear_pass"] == (90, "certain")
     # a median is bounded above by the largest of 10 calls: the first look settles it
     assert stopped["test_clear_pass_on_the_median"] == (10, "certain")
     assert stopped["test_clear_fail"] == (10, "certain")
@@ -68,7 +68,7 @@ def test_each_test_stops_once_its_verdict_is_certain(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(
         [
             "test * metric * verdict * rounds",
-            "*::test_clear_pass * p95 * pass * 120 certain",
+            "*::test_clear_pass * p95 * pass * 90 certain",
             "*::test_clear_fail * p95 * fail * 10 certain",
             "*::test_five_rounds * p95 * pass * 5 rounds",
         ]
@@ -117,8 +117,8 @@ def test_a_saved_run_measures_enough_calls_for_a_baseline(pytester: pytest.Pytes
     result = pytester.runpytest("--perf-save", "--perf-report=report.json")
     result.assert_outcomes(passed=3, failed=1)
     tests = reported(pytester)
-    # certain at 10 calls, but a baseline needs at least 100: the first look past them
-    assert tests["test_clear_pass_on_the_median"]["rounds"] == 120
+    # certain at 10 calls, but a baseline needs at least 100, and the loop looks then
+    assert tests["test_clear_pass_on_the_median"]["rounds"] == 100
     assert tests["test_clear_pass_on_the_median"]["stopped"] == "certain"
     assert tests["test_clear_fail"]["stopped"] == "max_time"
     history = json.loads((pytester.path / ".perf" / "history.json").read_text())
@@ -142,7 +142,7 @@ def test_junit_xml_says_why_measuring_stopped(pytester: pytest.Pytester) -> None
         for case in root.iter("testcase")
     }
     assert stopped["test_clear_pass"]["perf_stopped"] == "certain"
-    assert stopped["test_clear_pass"]["perf_rounds"] == "120"
+    assert stopped["test_clear_pass"]["perf_rounds"] == "90"
     assert stopped["test_five_rounds"]["perf_stopped"] == "rounds"
 
 

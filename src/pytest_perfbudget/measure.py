@@ -29,6 +29,7 @@ __all__ = [
     "Rounds",
     "Sampler",
     "active_tracer",
+    "next_look",
     "qualname",
     "reference_seconds",
     "with_external_timings",
@@ -63,11 +64,12 @@ class Clock:
     wall_ns: Callable[[], int] = perf_counter_ns
     cpu_ns: Callable[[], int] = process_time_ns
 
-    def read_cost_ns(self, reads: int = 1001) -> int:
+    def read_cost_ns(self, reads: int = 101) -> int:
         """The median wall time between two back-to-back reads of the wall clock.
 
         A measured interval holds one such cost besides the call; it is subtracted so
-        that a call of a few microseconds is not overstated.
+        that a call of a few microseconds is not overstated. 101 reads take 20 µs and
+        give the median of 1,001 within 2 ns.
         """
         wall_ns = self.wall_ns
         deltas = []
@@ -184,14 +186,16 @@ class Sampler:
         #: Asked as a ``rounds="auto"`` loop goes (:data:`LOOK_GROWTH`): whether what it
         #: measured so far settles every verdict, so that it can stop before ``max_time``.
         self.enough: Callable[[], bool] | None = None
+        #: A count of calls at which the loop looks too: the fewest that can settle every
+        #: verdict, which the growing looks would pass over (0: none).
+        self.look_at = 0
         #: What records a ``with`` block: nothing paces it.
         self._blocks = _Rounds(self, 0, None, paced=False)
         #: Why the last measuring loop stopped (None: no loop; ``with`` blocks only).
         self.stopped: Stopped | None = None
-        #: Whether the first memory reading collects every generation of garbage first
-        #: (:func:`~pytest_perfbudget.memory.collect_garbage`): exact, for a memory limit,
-        #: but 10 ms and more in a large process; else only the young generations.
-        self.exact_memory = True
+        #: Whether a memory reading of this test followed a full garbage collection
+        #: (:meth:`_collects_all`).
+        self._collected_all = False
 
     def stop_recording(self) -> None:
         """From now on only run the code handed to it: the test was judged (and a profile
@@ -226,13 +230,30 @@ class Sampler:
             self._tracer = active_tracer()
 
     def _collects_all(self) -> bool:
-        """Whether the next memory reading collects every generation of garbage first:
-        the test's first, when :attr:`exact_memory` asks for it."""
-        return self.exact_memory and not self._memory
+        """Whether the next memory reading collects every generation of garbage first
+        (:func:`~pytest_perfbudget.memory.collect_garbage`): once a test, after a reading
+        whose call saw a full collection, which may have let it reuse older garbage's
+        memory. Readings collect the young generations only otherwise: a full
+        collection takes 10 ms and more in a large process."""
+        probe = self._memory_probe
+        return (
+            probe is not None
+            and bool(self._memory)
+            and probe.saw_full_collection
+            and not self._collected_all
+        )
+
+    def _start_probe(self, probe: MemoryProbe) -> None:
+        collect_all = self._collects_all()
+        self._collected_all |= collect_all
+        probe.start(collect_all=collect_all)
 
     def _probe_for_next_call(self) -> MemoryProbe | None:
-        """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed."""
-        if self._memory_probe is not None and len(self._memory) < MEMORY_ROUNDS:
+        """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed, or
+        while a reading that collects every generation is still due."""
+        if self._memory_probe is not None and (
+            len(self._memory) < MEMORY_ROUNDS or self._collects_all()
+        ):
             return self._memory_probe
         return None
 
@@ -290,7 +311,7 @@ class Sampler:
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start(collect_all=self._collects_all())
+                self._start_probe(probe)
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -320,7 +341,7 @@ class Sampler:
             probe = self._probe_for_next_call()
             if probe is not None:
                 probe_start = wall_ns()
-                probe.start(collect_all=self._collects_all())
+                self._start_probe(probe)
             cpu_start = cpu_ns()
             wall_start = wall_ns()
             try:
@@ -375,7 +396,7 @@ class Sampler:
     @property
     def memory_done(self) -> bool:
         """Whether every memory reading a test gets was taken."""
-        return self._memory_probe is None or len(self._memory) >= MEMORY_ROUNDS
+        return self._probe_for_next_call() is None
 
 
 def _plan(rounds: Rounds, max_time: float) -> tuple[int, int, float | None]:
@@ -384,6 +405,13 @@ def _plan(rounds: Rounds, max_time: float) -> tuple[int, int, float | None]:
     if rounds == "auto":
         return MAX_ROUNDS, MIN_ROUNDS, max_time
     return rounds, rounds, None
+
+
+def next_look(count: int, also: int) -> int:
+    """The look after one at ``count`` calls: ``count`` grown by :data:`LOOK_GROWTH`, or
+    ``also`` (:attr:`Sampler.look_at`) when it comes between."""
+    grown = math.ceil(count * LOOK_GROWTH)
+    return also if count < also < grown else grown
 
 
 class _Rounds:
@@ -447,7 +475,7 @@ class _Rounds:
             self._sampler.stopped = "max_time"
             return True
         if self._count >= self._next_look:
-            self._next_look = math.ceil(self._count * LOOK_GROWTH)
+            self._next_look = next_look(self._count, self._sampler.look_at)
             enough = self._sampler.enough
             if enough is not None and enough():
                 self._sampler.stopped = "certain"
@@ -486,7 +514,7 @@ class MeasuredBlock:
     def __enter__(self) -> None:
         self._sampler._note_tracer()
         if self._probe is not None:
-            self._probe.start(collect_all=self._sampler._collects_all())
+            self._sampler._start_probe(self._probe)
         self._cpu_start = self._cpu_ns()
         self._wall_start = self._wall_ns()
 

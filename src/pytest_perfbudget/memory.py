@@ -21,6 +21,7 @@ __all__ = [
     "SamplingProbe",
     "collect_garbage",
     "default_memory_probe",
+    "full_collections",
 ]
 
 
@@ -28,6 +29,10 @@ class MemoryProbe(Protocol):
     """Measures the peak memory growth of the code run between ``start`` and ``stop``."""
 
     method: str
+    #: Whether a full garbage collection ran during the last probed call
+    #: (:func:`full_collections`): it may have freed garbage older than the call for the
+    #: call to reuse, so that the reading hides growth.
+    saw_full_collection: bool
 
     def start(self, *, collect_all: bool = True) -> None:
         """Begin: collect garbage (every generation with ``collect_all``, else the young
@@ -43,12 +48,21 @@ def collect_garbage(*, collect_all: bool) -> None:
     """Collect garbage before a probed call, so that memory the garbage holds is not
     counted as in use: every generation, or only the young ones (``gc.collect(1)``), where
     the garbage of the test's previous call lies. A full collection walks every object of
-    the process (10 ms and more in a large one): the sampler asks for one only before the
-    first reading of a test that limits memory (``Sampler.exact_memory``)."""
+    the process (10 ms and more in a large one): the sampler asks for one only after a
+    reading that :attr:`MemoryProbe.saw_full_collection`."""
     if collect_all:
         gc.collect()
     else:
         gc.collect(1)
+
+
+def full_collections() -> int:
+    """How many times the garbage collector has collected its oldest generation.
+
+    After ``gc.collect(1)`` the young generations are empty, so a collection of them during
+    the call frees only what the call made; only a full one can free older garbage.
+    """
+    return int(gc.get_stats()[-1]["collections"])
 
 
 def _status_kib(status: str, field: str) -> int:
@@ -84,6 +98,8 @@ class LinuxPeakProbe:
         self._status = proc / "status"
         self._malloc_trim = _load_malloc_trim()
         self._start_kib = 0
+        self._full_collections = 0
+        self.saw_full_collection = False
 
     def start(self, *, collect_all: bool = True) -> None:
         collect_garbage(collect_all=collect_all)
@@ -91,9 +107,11 @@ class LinuxPeakProbe:
             self._malloc_trim(0)
         self._clear_refs.write_text("5")
         self._start_kib = _status_kib(self._status.read_text(), "VmRSS:")
+        self._full_collections = full_collections()
 
     def stop(self) -> int:
         peak_kib = _status_kib(self._status.read_text(), "VmHWM:")
+        self.saw_full_collection = full_collections() != self._full_collections
         return max(0, peak_kib - self._start_kib) * 1024
 
 
@@ -111,6 +129,8 @@ class SamplingProbe:
         self._thread: threading.Thread | None = None
         self._start_rss = 0
         self._peak_rss = 0
+        self._full_collections = 0
+        self.saw_full_collection = False
 
     def _poll(self) -> None:
         while not self._stopping.wait(self._interval):
@@ -119,6 +139,7 @@ class SamplingProbe:
     def start(self, *, collect_all: bool = True) -> None:
         collect_garbage(collect_all=collect_all)
         self._start_rss = self._peak_rss = self._process.memory_info().rss
+        self._full_collections = full_collections()
         self._stopping.clear()
         self._thread = threading.Thread(target=self._poll, name="perfbudget-rss", daemon=True)
         self._thread.start()
@@ -128,6 +149,7 @@ class SamplingProbe:
         if self._thread is not None:
             self._thread.join()
         self._peak_rss = max(self._peak_rss, self._process.memory_info().rss)
+        self.saw_full_collection = full_collections() != self._full_collections
         return max(0, self._peak_rss - self._start_rss)
 
 

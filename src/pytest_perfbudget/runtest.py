@@ -38,7 +38,7 @@ from .meter import PerfMeter
 from .profile import Profile, ProfileError, profile_calls, profile_filename
 from .result import PerfResult, judge
 from .steps import run_steps, run_steps_async
-from .stopping import regression_verdict, settled
+from .stopping import fewest_to_settle, regression_verdict, settled
 
 if TYPE_CHECKING:
     from .against import PairedSampler
@@ -108,11 +108,8 @@ class BudgetedTestHooks:
             pairing = self._session.pairing
             if pairing is None or _is_async(item):
                 sampler = Sampler(CLOCK, self._memory_probe)
-                # a full collection before the first reading only where a limit judges
-                # the memory (a PairedSampler keeps it, as its control does)
-                sampler.exact_memory = budget.limits_metric("memory")
                 if self._session.settings.rounds == "certain":
-                    sampler.enough = self._enough(item, sampler, budget)
+                    self._stop_when_settled(item, sampler, budget)
                 item.stash[sampler_key] = sampler
             else:
                 from .against import PairedSampler
@@ -126,11 +123,11 @@ class BudgetedTestHooks:
                     throughput=budget.limits_metric("throughput"),
                 )
 
-    def _enough(self, item: pytest.Item, sampler: Sampler, budget: Budget) -> Callable[[], bool]:
-        """Whether what ``sampler`` measured so far settles every verdict of the test:
+    def _stop_when_settled(self, item: pytest.Item, sampler: Sampler, budget: Budget) -> None:
+        """Make ``sampler`` stop once what it measured settles every verdict of the test:
         its limits and, with a baseline, the regression check (not under a tracer, which
-        is not compared). A run that is saved, or compared with a baseline, measures
-        :data:`BASELINE_ROUNDS` calls at least."""
+        is not compared), looking also at the fewest calls that can. A run that is saved,
+        or compared with a baseline, measures :data:`BASELINE_ROUNDS` calls at least."""
         baseline = item.stash.get(baseline_key, None)
         verdict = None
         if baseline is not None and self._session.pairing is None:
@@ -148,7 +145,8 @@ class BudgetedTestHooks:
                 return False
             return settled(budget, measurement, verdict, memory_done=sampler.memory_done)
 
-        return enough
+        sampler.enough = enough
+        sampler.look_at = max(least, fewest_to_settle(budget))
 
     def _judge(
         self,

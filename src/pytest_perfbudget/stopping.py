@@ -23,6 +23,7 @@ from .regression import check_regressions
 __all__ = [
     "STOP_CONFIDENCE",
     "Bounds",
+    "fewest_to_settle",
     "limit_settled",
     "quantile_bounds",
     "regression_verdict",
@@ -89,6 +90,34 @@ def quantile_bounds(
     return Bounds(
         None if low is None else ordered[low - 1], None if high is None else ordered[high - 1]
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _fewest_bounding_above(q: float, confidence: float = STOP_CONFIDENCE) -> int:
+    """The fewest samples whose largest bounds the ``q`` quantile from above: the chance
+    that all n fall under it, q^n, must be at most 1 - ``confidence``."""
+    count = max(1, math.floor(math.log(1 - confidence) / math.log(q)))
+    # the estimate, checked against the rule (uncached: past 200 samples it may take
+    # hundreds of counts that no test looks at)
+    while _ranks.__wrapped__(count, q, confidence)[1] is None:
+        count += 1
+    return count
+
+
+def fewest_to_settle(budget: Budget) -> int:
+    """The fewest samples that can show every limit of ``budget`` kept: a look then
+    settles a clear pass as early as the bounds allow (90 calls under a ``p95`` limit),
+    where the growing looks would pass over it (80, then 120)."""
+    fewest = 0
+    for limit in budget.limits:
+        if limit.metric in PERCENTILES:
+            q = PERCENTILES[limit.metric] / 100
+        elif limit.metric in ("cpu", "throughput"):  # each kept through the median's bound
+            q = 0.5
+        else:  # the mean is bounded from 2, memory once read, max never kept for sure
+            continue
+        fewest = max(fewest, _fewest_bounding_above(q))
+    return fewest
 
 
 def _mean_bounds(values: Sequence[float], confidence: float = STOP_CONFIDENCE) -> Bounds:
