@@ -4,14 +4,16 @@ suite unbudgeted, sessions interleaved.
 The suite (a directory holding a project and its tests, such as an unpacked sdist) is
 copied to a temporary directory; its pyproject.toml gets a ``[tool.perfbudget]`` table
 (created if it has none) with one budget entry for every test (``p95 = "1s"``,
-``memory = "256MiB"``). Each trial runs the suite unbudgeted (``-p no:perfbudget``) and
-budgeted with the plugin's defaults, the order rotated each trial; the ratio of their
-wall times is printed per trial, then the median (target: at most 3). The budgeted runs
+``memory = "256MiB"``; ``--percentile p50`` limits that percentile instead). Each trial
+runs the suite unbudgeted (``-p no:perfbudget``) and budgeted with the plugin's defaults,
+the order rotated each trial; the ratio of their wall times is printed per trial, then
+the median (target: at most 3). The budgeted runs
 also say how their tests stopped, how much of the session the measured calls took
 (rounds x mean, from the JSON report), and which tests took longest (pytest's
 ``--durations``), with the rounds each took.
 
-    python benchmarks/bench_whole_suite.py SUITE [--trials 3] [--full] [-- PYTEST_ARGS]
+    python benchmarks/bench_whole_suite.py SUITE [--trials 3] [--full] [--percentile p95]
+        [-- PYTEST_ARGS]
 
 ``--full`` adds a budgeted session with ``--perf-rounds=full`` to each trial (the rule
 before sequential stopping). Arguments after ``--`` go to every pytest session (test
@@ -39,7 +41,7 @@ history = "{history}"
 
 [[tool.perfbudget.budget]]
 match = "*"
-p95 = "1s"
+{percentile} = "1s"
 memory = "256MiB"
 """
 COMMON = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument("suite", type=Path)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--percentile", choices=["p50", "p75", "p90", "p95", "p99"], default="p95")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
@@ -91,7 +94,8 @@ def main() -> None:
         shutil.copytree(args.suite, directory)
         pyproject = directory / "pyproject.toml"
         existing = pyproject.read_text() if pyproject.exists() else ""
-        pyproject.write_text(existing + BUDGET.format(history=Path(temporary) / "history.json"))
+        history = Path(temporary) / "history.json"
+        pyproject.write_text(existing + BUDGET.format(history=history, percentile=args.percentile))
         report = Path(temporary) / "report.json"
         kinds = {
             "unbudgeted": ["-p", "no:perfbudget"],

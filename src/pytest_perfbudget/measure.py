@@ -381,10 +381,10 @@ class Sampler:
         if not self._wall_ns:
             return None
         speeds = self._speeds()
-        return Measurement(
-            wall=tuple(ns / 1e9 for ns in self._wall_ns),
-            cpu=tuple(ns / 1e9 for ns in self._cpu_ns),
-            memory=tuple(float(size) for size in self._memory),
+        return Measurement(  # list comprehensions: the stopping rule asks for one a look
+            wall=tuple([ns / 1e9 for ns in self._wall_ns]),
+            cpu=tuple([ns / 1e9 for ns in self._cpu_ns]),
+            memory=tuple([float(size) for size in self._memory]),
             ops=ops,
             memory_method=self._memory_probe.method if self._memory_probe else None,
             reference=median(speeds) if speeds else None,
