@@ -8,9 +8,9 @@ machine whose CPU speed jumps (a CPU-bound call's would move by tens of percent 
 moment to the next, and no limit would stay 5% away from it). Every ``--every`` runs the
 true p95 is estimated again from 5,000 calls, and the limits are set from it: 1.05x (a
 pass is right) and 0.95x (a fail is right). Each run is a ``Sampler`` with the plugin's
-stopping rule (``rounds="auto"``, ``max_time``), judged on its p95 as the plugin does.
-Prints how many verdicts were right of each kind, the calls taken and why each run
-stopped (target: >= 95 of 100 right each).
+stopping rule (``rounds="auto"``, ``max_time``, the look at 90 calls), judged on its p95 as
+the plugin does. Prints how many verdicts were right of each kind, the calls taken and why
+each run stopped (target: >= 95 of 100 right each).
 
     python benchmarks/bench_tight_budgets.py [--runs 100] [--every 10] [--max-time 1]
         [--sigma 0.3] [--full]
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pytest_perfbudget.budget import Budget, Limit
 from pytest_perfbudget.measure import Clock, Sampler
 from pytest_perfbudget.stats import percentile
-from pytest_perfbudget.stopping import settled
+from pytest_perfbudget.stopping import fewest_to_settle, settled
 
 CALIBRATION_CALLS = 5_000
 
@@ -65,6 +65,7 @@ def judged(
 
     if not full:
         sampler.enough = enough
+        sampler.look_at = fewest_to_settle(budget)
     sampler.run(call, rounds="auto", warmup=1, max_time=max_time)
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
