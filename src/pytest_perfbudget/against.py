@@ -43,8 +43,10 @@ from .worktree import (
 __all__ = ["AgainstError", "PairedSampler", "resolve_against", "start_pairing", "test_key"]
 
 T = TypeVar("T")
-#: The measured time of one block, each side (the issue's experiment: ~20 ms blocks).
-BLOCK_SECONDS = 0.02
+#: The measured time of one block, each side: on one CPU, identical code read 0.96-1.01
+#: in 5 ms blocks and 0.98-1.02 in 20 ms ones (docs/explanation/paired.md), and a test
+#: takes at least 6 pairs of them.
+BLOCK_SECONDS = 0.005
 #: At most this many calls in a block, however fast the call.
 MAX_BLOCK_CALLS = 10_000
 #: At most this many pairs a test: past them its measuring points are measured alone.
