@@ -34,6 +34,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from pytest_perfbudget.metrics import PERCENTILES
+
 BUDGET = """
 
 [tool.perfbudget]
@@ -84,7 +86,7 @@ def main() -> None:
     parser.add_argument("suite", type=Path)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--full", action="store_true")
-    parser.add_argument("--percentile", choices=["p50", "p75", "p90", "p95", "p99"], default="p95")
+    parser.add_argument("--percentile", choices=sorted(PERCENTILES), default="p95")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])

@@ -216,16 +216,17 @@ def test_auto_rounds_are_capped_for_fast_calls() -> None:
 
 
 @pytest.mark.parametrize(
-    ("full_collections", "collected_all"),
+    ("full_collections", "collected_all", "memory"),
     [
-        ([False, False, False], [False, False, False]),
-        ([True, False, False], [False, True, False]),
-        ([True, True, True], [False, True, False]),  # once a test
-        ([False, False, True], [False, False, False, True]),  # one more reading
+        ([False, False, False], [False, False, False], [100, 300, 200]),
+        # the first reading, redone after a full collection, once a test
+        ([True, False, False, False], [False, True, False, False], [300, 200, 400]),
+        ([True, True, True, True], [False, True, False, False], [300, 200, 400]),
+        ([False, False, True, False], [False, False, False, True], [100, 300, 400]),
     ],
 )
-def test_a_probe_collects_every_generation_after_a_call_that_saw_a_full_collection(
-    full_collections: list[bool], collected_all: list[bool]
+def test_a_reading_whose_call_saw_a_full_collection_is_redone_after_one(
+    full_collections: list[bool], collected_all: list[bool], memory: list[float]
 ) -> None:
     # a full collection during the call may free older garbage for the call to reuse,
     # hiding growth; before a call, it walks the whole process (10 ms in a large one)
@@ -233,8 +234,27 @@ def test_a_probe_collects_every_generation_after_a_call_that_saw_a_full_collecti
     sampler = Sampler(FakeClock().as_clock(), probe)
     sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
     assert probe.collected_all == collected_all
-    assert sampler.probed == len(collected_all)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert list(measurement.memory) == memory
     assert sampler.memory_done
+
+
+def test_a_suspect_reading_stays_when_no_call_is_left_to_redo_it() -> None:
+    probe = FakeProbe(iter([100]), [True])
+    sampler = Sampler(FakeClock().as_clock(), probe)
+    sampler.run(lambda: None, rounds=1, warmup=0, max_time=1)
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.memory == (100,)
+
+
+def test_a_test_that_asks_collects_every_generation_before_its_first_reading() -> None:
+    probe = FakeProbe(iter([100, 300, 200]), [True])  # no redo after a full collection
+    sampler = Sampler(FakeClock().as_clock(), probe)
+    sampler.collect_all_first = True
+    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
+    assert probe.collected_all == [True, False, False]
 
 
 @pytest.mark.parametrize(("collect_all", "generations"), [(True, ()), (False, (1,))])
@@ -601,7 +621,8 @@ def test_only_a_reading_after_a_full_collection_collects_every_generation(
     pytester: pytest.Pytester,
 ) -> None:
     # a full collection costs 10 ms and more in a large process: a test gets one only
-    # before the reading after a call during which one ran (here the test's own)
+    # before redoing the reading of a call during which one ran (here the test's own), or
+    # before its first when it limits memory and may get no other
     pytester.makeconftest(
         """
         from pytest_perfbudget import memory
@@ -632,11 +653,20 @@ def test_only_a_reading_after_a_full_collection_collects_every_generation(
         @pytest.mark.perf_budget(p95="10s", memory="1GiB", rounds=5)
         def test_b_collects():
             gc.collect()
+
+        @pytest.mark.perf_budget(memory="1GiB", rounds=1)
+        def test_c_one_reading():
+            pass
+
+        @pytest.mark.perf_budget(p95="10s", rounds=1)
+        def test_d_one_reading_no_limit():
+            pass
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
     # the probe's check when it is made (no full collection: 10 ms in a large process),
-    # then three readings a test
-    expected = [False, False, False, False, False, True, False]
+    # then three readings a test, the first of b's redone; c limits memory and gets one
+    # reading, with no call left to redo it: it follows a full collection
+    expected = [False, *[False] * 3, False, True, False, False, True, False]
     assert f"COLLECTED ALL {expected}" in result.outlines

@@ -59,7 +59,7 @@ def test_a_percentile_is_bounded_only_by_enough_samples() -> None:
         ((Limit("p95", 1.0),), 90),
         ((Limit("p50", 1.0),), 7),
         ((Limit("p90", 1.0),), 44),
-        ((Limit("p99", 1.0),), 722),  # past 200 samples the normal approximation's
+        ((Limit("p99", 1.0),), 722),  # the normal approximation's, past 200 (exact: 459)
         ((Limit("cpu", 1.0), Limit("throughput", 10.0)), 7),  # the median's bound
         ((Limit("mean", 1.0), Limit("max", 1.0), Limit("memory", 1e6)), 0),
         ((Limit("p50", 1.0), Limit("p95", 1.0)), 90),

@@ -42,7 +42,8 @@ MIN_ROUNDS = 10
 LOOK_GROWTH = 1.5
 #: ...and at most this many, however fast the call.
 MAX_ROUNDS = 10_000
-#: Peak memory is read on this many of a test's measured calls (the first ones).
+#: Peak memory is read on this many of a test's measured calls (the first ones; one more
+#: when a reading is redone, :meth:`Sampler._note_reading`).
 MEMORY_ROUNDS = 3
 #: While measuring, the machine's speed is read this often (seconds), between calls.
 REFERENCE_INTERVAL = 0.002
@@ -193,9 +194,16 @@ class Sampler:
         self._blocks = _Rounds(self, 0, None, paced=False)
         #: Why the last measuring loop stopped (None: no loop; ``with`` blocks only).
         self.stopped: Stopped | None = None
-        #: Whether a memory reading of this test followed a full garbage collection
-        #: (:meth:`_collects_all`).
+        #: Whether the test's first memory reading follows a full garbage collection: for
+        #: a test that limits memory and may get no second reading to redo a suspect one
+        #: (:meth:`_note_reading`).
+        self.collect_all_first = False
+        #: Whether a memory reading of this test followed a full garbage collection.
         self._collected_all = False
+        #: The index of a reading to redo after a full collection, or None.
+        self._suspect: int | None = None
+        #: Whether the next measured call is probed for memory.
+        self._probing = memory_probe is not None
 
     def stop_recording(self) -> None:
         """From now on only run the code handed to it: the test was judged (and a profile
@@ -229,33 +237,31 @@ class Sampler:
         if self._tracer is None:
             self._tracer = active_tracer()
 
-    def _collects_all(self) -> bool:
-        """Whether the next memory reading collects every generation of garbage first
-        (:func:`~pytest_perfbudget.memory.collect_garbage`): once a test, after a reading
-        whose call saw a full collection, which may have let it reuse older garbage's
-        memory. Readings collect the young generations only otherwise: a full
-        collection takes 10 ms and more in a large process."""
-        probe = self._memory_probe
-        return (
-            probe is not None
-            and bool(self._memory)
-            and probe.saw_full_collection
-            and not self._collected_all
-        )
-
     def _start_probe(self, probe: MemoryProbe) -> None:
-        collect_all = self._collects_all()
+        """Start ``probe`` for the next call, after a collection of every generation of
+        garbage (:func:`~pytest_perfbudget.memory.collect_garbage`) when a reading is to
+        be redone or :attr:`collect_all_first` asks, else of the young ones: a full
+        collection takes 10 ms and more in a large process."""
+        collect_all = self._suspect is not None or (self.collect_all_first and not self._memory)
         self._collected_all |= collect_all
         probe.start(collect_all=collect_all)
 
+    def _note_reading(self) -> None:
+        """After a reading was recorded: a full collection during its call may have freed
+        older garbage for the call to reuse, hiding growth, so the reading is redone once
+        a test on the next probed call, after a full collection, and replaced."""
+        probe = self._memory_probe
+        if self._suspect is not None:
+            self._memory[self._suspect] = self._memory.pop()
+            self._suspect = None
+        elif probe is not None and probe.saw_full_collection and not self._collected_all:
+            self._suspect = len(self._memory) - 1
+        self._probing = len(self._memory) < MEMORY_ROUNDS or self._suspect is not None
+
     def _probe_for_next_call(self) -> MemoryProbe | None:
-        """The memory probe while fewer than :data:`MEMORY_ROUNDS` calls were probed, or
-        while a reading that collects every generation is still due."""
-        if self._memory_probe is not None and (
-            len(self._memory) < MEMORY_ROUNDS or self._collects_all()
-        ):
-            return self._memory_probe
-        return None
+        """The memory probe while fewer than :data:`MEMORY_ROUNDS` readings were taken, or
+        while one is to be redone."""
+        return self._memory_probe if self._probing else None
 
     def sample(self) -> AbstractContextManager[None]:
         """A context manager that measures its block once."""
@@ -396,7 +402,7 @@ class Sampler:
     @property
     def memory_done(self) -> bool:
         """Whether every memory reading a test gets was taken."""
-        return self._probe_for_next_call() is None
+        return not self._probing
 
 
 def _plan(rounds: Rounds, max_time: float) -> tuple[int, int, float | None]:
@@ -464,6 +470,7 @@ class _Rounds:
         self._cpu.append(cpu_ns)
         if growth is not None:
             self._memory.append(growth)
+            self._sampler._note_reading()
             if self._deadline is not None:
                 self._deadline += (wall_start - probe_start) + (self._wall_ns() - wall_end)
         if wall_end >= self._next_reference:

@@ -56,13 +56,17 @@ def collect_garbage(*, collect_all: bool) -> None:
         gc.collect(1)
 
 
-def full_collections() -> int:
-    """How many times the garbage collector has collected its oldest generation.
+#: The first generation whose collections can free garbage older than a probed call.
+#: Up to Python 3.13, after ``gc.collect(1)`` generations 0 and 1 are empty, so only a
+#: collection of generation 2 can; from 3.14 the collector is incremental, and its
+#: collections past the young generation scan part of the old one.
+_OLD_GENERATION = 1 if sys.version_info >= (3, 14) else 2
 
-    After ``gc.collect(1)`` the young generations are empty, so a collection of them during
-    the call frees only what the call made; only a full one can free older garbage.
-    """
-    return int(gc.get_stats()[-1]["collections"])
+
+def full_collections() -> int:
+    """How many collections the garbage collector has made that can free garbage older
+    than a probed call (:data:`_OLD_GENERATION`)."""
+    return sum(int(stats["collections"]) for stats in gc.get_stats()[_OLD_GENERATION:])
 
 
 def _status_kib(status: str, field: str) -> int:

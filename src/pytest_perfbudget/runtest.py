@@ -32,7 +32,7 @@ from .integrations import (
     benchmark_disabled,
     benchmark_timings,
 )
-from .measure import Clock, Rounds, Sampler, with_external_timings
+from .measure import MEMORY_ROUNDS, Clock, Rounds, Sampler, with_external_timings
 from .memory import MemoryProbe, default_memory_probe
 from .meter import PerfMeter
 from .profile import Profile, ProfileError, profile_calls, profile_filename
@@ -108,6 +108,9 @@ class BudgetedTestHooks:
             pairing = self._session.pairing
             if pairing is None or _is_async(item):
                 sampler = Sampler(CLOCK, self._memory_probe)
+                sampler.collect_all_first = budget.limits_metric("memory") and _may_read_once(
+                    item, budget
+                )
                 if self._session.settings.rounds == "certain":
                     self._stop_when_settled(item, sampler, budget)
                 item.stash[sampler_key] = sampler
@@ -430,6 +433,14 @@ class BudgetedTestHooks:
             item, result = judged
             self._session.results[item.nodeid] = result
             item.ihook.pytest_perfbudget_result(item=item, result=result.to_json())
+
+
+def _may_read_once(item: pytest.Item, budget: Budget) -> bool:
+    """Whether the test may get too few memory readings to redo one that a full garbage
+    collection during its call made suspect: a few rounds asked for, pytest-benchmark's
+    one call around its whole run, or ``perf`` measuring as the test decides."""
+    few = isinstance(budget.rounds, int) and budget.rounds <= MEMORY_ROUNDS
+    return few or _uses_benchmark(item) or "perf" in getattr(item, "fixturenames", ())
 
 
 def _counted(item: pytest.Item, call: Callable[[], object]) -> Callable[[], object]:
