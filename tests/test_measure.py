@@ -25,6 +25,7 @@ from pytest_perfbudget.measure import (
     active_tracer,
 )
 from pytest_perfbudget.memory import (
+    _YOUNG_GENERATIONS,
     LinuxPeakProbe,
     MemoryProbe,
     SamplingProbe,
@@ -221,7 +222,8 @@ def test_auto_rounds_are_capped_for_fast_calls() -> None:
         ([False, False, False], [False, False, False], [100, 300, 200]),
         # the first reading, redone after a full collection, once a test
         ([True, False, False, False], [False, True, False, False], [300, 200, 400]),
-        ([True, True, True, True], [False, True, False, False], [300, 200, 400]),
+        # each reading that did not follow a full collection, as often as it happens
+        ([True] * 6, [False, True] * 3, [300, 400, 600]),
         ([False, False, True, False], [False, False, False, True], [100, 300, 400]),
     ],
 )
@@ -230,7 +232,7 @@ def test_a_reading_whose_call_saw_a_full_collection_is_redone_after_one(
 ) -> None:
     # a full collection during the call may free older garbage for the call to reuse,
     # hiding growth; before a call, it walks the whole process (10 ms in a large one)
-    probe = FakeProbe(iter([100, 300, 200, 400]), full_collections)
+    probe = FakeProbe(iter([100, 300, 200, 400, 500, 600]), full_collections)
     sampler = Sampler(FakeClock().as_clock(), probe)
     sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
     assert probe.collected_all == collected_all
@@ -257,7 +259,21 @@ def test_a_test_that_asks_collects_every_generation_before_its_first_reading() -
     assert probe.collected_all == [True, False, False]
 
 
-@pytest.mark.parametrize(("collect_all", "generations"), [(True, ()), (False, (1,))])
+def test_readings_are_not_redone_when_the_sampler_says_so() -> None:
+    # paired runs: the control sends each block's new readings, so neither side replaces
+    probe = FakeProbe(iter([100, 300, 200]), [False, True, False])
+    sampler = Sampler(FakeClock().as_clock(), probe)
+    sampler.redo_readings = False
+    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
+    assert probe.collected_all == [False, False, False]
+    measurement = sampler.measurement(ops=1)
+    assert measurement is not None
+    assert measurement.memory == (100, 300, 200)
+
+
+@pytest.mark.parametrize(
+    ("collect_all", "generations"), [(True, ()), (False, (_YOUNG_GENERATIONS,))]
+)
 def test_a_probe_collects_every_generation_or_the_young_ones(
     monkeypatch: pytest.MonkeyPatch, collect_all: bool, generations: tuple[int, ...]
 ) -> None:
@@ -463,7 +479,7 @@ def test_a_probe_says_whether_a_full_collection_ran_during_the_call(
         LinuxPeakProbe(tmp_path) if kind == "linux" else SamplingProbe(interval=0.001)
     )
     seen = []
-    for collect in (lambda: gc.collect(1), gc.collect, lambda: None):
+    for collect in (lambda: gc.collect(_YOUNG_GENERATIONS), gc.collect, lambda: None):
         probe.start(collect_all=False)
         collect()
         probe.stop()
@@ -666,7 +682,7 @@ def test_only_a_reading_after_a_full_collection_collects_every_generation(
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=4)
     # the probe's check when it is made (no full collection: 10 ms in a large process),
-    # then three readings a test, the first of b's redone; c limits memory and gets one
+    # then three readings a test, b's redone each time; c limits memory and gets one
     # reading, with no call left to redo it: it follows a full collection
-    expected = [False, *[False] * 3, False, True, False, False, True, False]
+    expected = [False, *[False] * 3, False, True, False, True, False, True, False]
     assert f"COLLECTED ALL {expected}" in result.outlines

@@ -103,6 +103,7 @@ class PairedSampler(Sampler):
         throughput: bool,
     ) -> None:
         super().__init__(clock, memory_probe)
+        self.collect_all_first, self.redo_readings = True, False  # as the control reads
         self.pairing = pairing
         self._nodeid = nodeid
         self._thresholds = thresholds

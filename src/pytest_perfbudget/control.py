@@ -48,6 +48,7 @@ class ServedSampler(Sampler):
         cpu: int | None,
     ) -> None:
         super().__init__(clock, probe)
+        self.collect_all_first, self.redo_readings = True, False  # as the candidate reads
         self._channel = channel
         self._nodeid = nodeid
         self._cpu = cpu

@@ -196,10 +196,14 @@ class Sampler:
         self.stopped: Stopped | None = None
         #: Whether the test's first memory reading follows a full garbage collection: for
         #: a test that limits memory and may get no second reading to redo a suspect one
-        #: (:meth:`_note_reading`).
+        #: (:meth:`_note_reading`), and in paired runs, on both sides.
         self.collect_all_first = False
-        #: Whether a memory reading of this test followed a full garbage collection.
-        self._collected_all = False
+        #: Whether a suspect reading is redone (:meth:`_note_reading`). Not in paired runs:
+        #: the control sends each block's new readings, so both sides read alike only if
+        #: neither replaces one.
+        self.redo_readings = True
+        #: Whether the last memory reading followed a full garbage collection.
+        self._started_full = False
         #: The index of a reading to redo after a full collection, or None.
         self._suspect: int | None = None
         #: Whether the next measured call is probed for memory.
@@ -243,18 +247,24 @@ class Sampler:
         be redone or :attr:`collect_all_first` asks, else of the young ones: a full
         collection takes 10 ms and more in a large process."""
         collect_all = self._suspect is not None or (self.collect_all_first and not self._memory)
-        self._collected_all |= collect_all
+        self._started_full = collect_all
         probe.start(collect_all=collect_all)
 
     def _note_reading(self) -> None:
         """After a reading was recorded: a full collection during its call may have freed
-        older garbage for the call to reuse, hiding growth, so the reading is redone once
-        a test on the next probed call, after a full collection, and replaced."""
+        older garbage for the call to reuse, hiding growth, so a reading that did not
+        follow one is redone on the next probed call, after a full collection, and
+        replaced."""
         probe = self._memory_probe
         if self._suspect is not None:
             self._memory[self._suspect] = self._memory.pop()
             self._suspect = None
-        elif probe is not None and probe.saw_full_collection and not self._collected_all:
+        elif (
+            self.redo_readings
+            and probe is not None
+            and probe.saw_full_collection
+            and not self._started_full
+        ):
             self._suspect = len(self._memory) - 1
         self._probing = len(self._memory) < MEMORY_ROUNDS or self._suspect is not None
 
@@ -375,7 +385,7 @@ class Sampler:
 
     @property
     def probed(self) -> int:
-        """How many memory readings were taken so far."""
+        """How many memory readings are kept so far (a redone one replaces another)."""
         return len(self._memory)
 
     def memory_since(self, start: int) -> list[float]:

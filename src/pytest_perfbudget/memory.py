@@ -29,9 +29,9 @@ class MemoryProbe(Protocol):
     """Measures the peak memory growth of the code run between ``start`` and ``stop``."""
 
     method: str
-    #: Whether a full garbage collection ran during the last probed call
-    #: (:func:`full_collections`): it may have freed garbage older than the call for the
-    #: call to reuse, so that the reading hides growth.
+    #: Whether the garbage collector made a collection during the last probed call that
+    #: can free garbage older than the call (:func:`full_collections`), for the call to
+    #: reuse, so that the reading may hide growth.
     saw_full_collection: bool
 
     def start(self, *, collect_all: bool = True) -> None:
@@ -44,16 +44,22 @@ class MemoryProbe(Protocol):
         ...
 
 
+#: The generations collected before a probed call, where the garbage of the test's
+#: previous call lies: 0 and 1 up to Python 3.13; from 3.14, whose collector is
+#: incremental, ``gc.collect(1)`` scans part of the old generation too, so 0 alone.
+_YOUNG_GENERATIONS = 0 if sys.version_info >= (3, 14) else 1
+
+
 def collect_garbage(*, collect_all: bool) -> None:
     """Collect garbage before a probed call, so that memory the garbage holds is not
-    counted as in use: every generation, or only the young ones (``gc.collect(1)``), where
-    the garbage of the test's previous call lies. A full collection walks every object of
-    the process (10 ms and more in a large one): the sampler asks for one only after a
-    reading that :attr:`MemoryProbe.saw_full_collection`."""
+    counted as in use: every generation, or only the young ones. A full collection walks
+    every object of the process (10 ms and more in a large one): the sampler asks for one
+    only to redo a reading that :attr:`MemoryProbe.saw_full_collection`, or before a
+    test's first reading when it may get no other (``Sampler.collect_all_first``)."""
     if collect_all:
         gc.collect()
     else:
-        gc.collect(1)
+        gc.collect(_YOUNG_GENERATIONS)
 
 
 #: The first generation whose collections can free garbage older than a probed call.
@@ -114,8 +120,9 @@ class LinuxPeakProbe:
         self._full_collections = full_collections()
 
     def stop(self) -> int:
-        peak_kib = _status_kib(self._status.read_text(), "VmHWM:")
+        # counted first: reading the status allocates, which can set off a collection
         self.saw_full_collection = full_collections() != self._full_collections
+        peak_kib = _status_kib(self._status.read_text(), "VmHWM:")
         return max(0, peak_kib - self._start_kib) * 1024
 
 
