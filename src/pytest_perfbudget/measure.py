@@ -42,8 +42,8 @@ MIN_ROUNDS = 10
 LOOK_GROWTH = 1.5
 #: ...and at most this many, however fast the call.
 MAX_ROUNDS = 10_000
-#: Peak memory is read on this many of a test's measured calls (the first ones; one more
-#: when a reading is redone, :meth:`Sampler._note_reading`).
+#: Peak memory is read on this many of a test's measured calls (the first ones, and one
+#: more for each reading redone, :meth:`Sampler._note_reading`).
 MEMORY_ROUNDS = 3
 #: While measuring, the machine's speed is read this often (seconds), between calls.
 REFERENCE_INTERVAL = 0.002
