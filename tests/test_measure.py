@@ -115,39 +115,32 @@ def test_the_memory_probes_time_does_not_count_against_max_time() -> None:
     assert measurement.rounds == 50
 
 
-def test_auto_rounds_look_as_they_grow_and_stop_once_enough_was_measured() -> None:
+@pytest.mark.parametrize(
+    ("look_at", "enough_from", "looks"),
+    [
+        (0, 30, [MIN_ROUNDS, 15, 23, 35]),  # each look 1.5 times the calls of the last
+        # also at the fewest calls that can be enough: a p95 bound's, between 80 and 120
+        (90, 90, [MIN_ROUNDS, 15, 23, 35, 53, 80, 90]),
+    ],
+)
+def test_auto_rounds_look_as_they_grow_and_stop_once_enough_was_measured(
+    look_at: int, enough_from: int, looks: list[int]
+) -> None:
     clock = FakeClock()
     sampler = Sampler(clock.as_clock(), None)
     looked_at: list[int] = []
 
     def enough() -> bool:
         looked_at.append(sampler.recorded)
-        return sampler.recorded >= 30
+        return sampler.recorded >= enough_from
 
     sampler.enough = enough
+    sampler.look_at = look_at
     sampler.run(lambda: clock.spend(1_000_000), rounds="auto", warmup=0, max_time=10)
     measurement = sampler.measurement(ops=1)
     assert measurement is not None
-    assert looked_at == [MIN_ROUNDS, 15, 23, 35]  # each look 1.5 times the calls of the last
-    assert (measurement.rounds, measurement.stopped) == (35, "certain")
-
-
-def test_auto_rounds_also_look_at_the_fewest_calls_that_can_be_enough() -> None:
-    clock = FakeClock()
-    sampler = Sampler(clock.as_clock(), None)
-    looked_at: list[int] = []
-
-    def enough() -> bool:
-        looked_at.append(sampler.recorded)
-        return sampler.recorded >= 90
-
-    sampler.enough = enough
-    sampler.look_at = 90  # a p95 bound's fewest, between the looks at 80 and 120
-    sampler.run(lambda: clock.spend(1_000_000), rounds="auto", warmup=0, max_time=10)
-    measurement = sampler.measurement(ops=1)
-    assert measurement is not None
-    assert looked_at == [MIN_ROUNDS, 15, 23, 35, 53, 80, 90]
-    assert (measurement.rounds, measurement.stopped) == (90, "certain")
+    assert looked_at == looks
+    assert (measurement.rounds, measurement.stopped) == (looks[-1], "certain")
 
 
 def test_awaited_rounds_look_and_stop_as_called_ones_do() -> None:
@@ -479,11 +472,15 @@ def test_a_probe_says_whether_a_full_collection_ran_during_the_call(
         LinuxPeakProbe(tmp_path) if kind == "linux" else SamplingProbe(interval=0.001)
     )
     seen = []
-    for collect in (lambda: gc.collect(_YOUNG_GENERATIONS), gc.collect, lambda: None):
-        probe.start(collect_all=False)
-        collect()
-        probe.stop()
-        seen.append(probe.saw_full_collection)
+    gc.disable()  # no collection of the collector's own: the sampling probe's thread allocates
+    try:
+        for collect in (lambda: gc.collect(_YOUNG_GENERATIONS), gc.collect, lambda: None):
+            probe.start(collect_all=False)
+            collect()
+            probe.stop()
+            seen.append(probe.saw_full_collection)
+    finally:
+        gc.enable()
     assert seen == [False, True, False]
 
 
@@ -641,8 +638,11 @@ def test_only_a_reading_after_a_full_collection_collects_every_generation(
     # before its first when it limits memory and may get no other
     pytester.makeconftest(
         """
+        import gc
+
         from pytest_perfbudget import memory
 
+        gc.disable()  # only the tests' own full collections, not the collector's timing
         starts = []
         real = memory.collect_garbage
 
