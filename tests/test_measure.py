@@ -252,18 +252,6 @@ def test_a_test_that_asks_collects_every_generation_before_its_first_reading() -
     assert probe.collected_all == [True, False, False]
 
 
-def test_readings_are_not_redone_when_the_sampler_says_so() -> None:
-    # paired runs: the control sends each block's new readings, so neither side replaces
-    probe = FakeProbe(iter([100, 300, 200]), [False, True, False])
-    sampler = Sampler(FakeClock().as_clock(), probe)
-    sampler.redo_readings = False
-    sampler.run(lambda: None, rounds=10, warmup=0, max_time=1)
-    assert probe.collected_all == [False, False, False]
-    measurement = sampler.measurement(ops=1)
-    assert measurement is not None
-    assert measurement.memory == (100, 300, 200)
-
-
 @pytest.mark.parametrize(
     ("collect_all", "generations"), [(True, ()), (False, (_YOUNG_GENERATIONS,))]
 )

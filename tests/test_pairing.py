@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_perfbudget.channel import Channel
+import pytest
+
+from pytest_perfbudget.against import PairedSampler
+from pytest_perfbudget.channel import Channel, ChannelTimeout
+from pytest_perfbudget.control import ServedSampler
 from pytest_perfbudget.paired import Against, PairingData
 from pytest_perfbudget.pairing import ControlProcess, Pairing
+
+from .test_measure import FakeClock, FakeProbe
 
 
 class StandIn(ControlProcess):
@@ -38,13 +44,15 @@ def pairing() -> tuple[Pairing, Channel]:
 
 def test_tests_are_run_in_order_skipping_those_not_reached() -> None:
     driver, control = pairing()
-    assert driver.start_test("t.py::b") is None
+    assert driver.start_test("t.py::b", collect_all_first=True) is None
     assert control.receive(1) == ["skip", "t.py::a"]
-    assert control.receive(1) == ["run", "t.py::b", None]
-    assert driver.start_test("t.py::b") == (
+    assert control.receive(1) == ["run", "t.py::b", None, True]
+    assert driver.start_test("t.py::b", collect_all_first=False) == (
         "its counterpart ran already (a test run again is not paired)"
     )
-    assert driver.start_test("t.py::new") == "it has no counterpart at HEAD"
+    assert driver.start_test("t.py::new", collect_all_first=False) == (
+        "it has no counterpart at HEAD"
+    )
 
 
 def test_a_point_of_another_kind_leaves_the_test_unpaired() -> None:
@@ -76,3 +84,60 @@ def test_a_control_that_is_gone_breaks_the_pairing_with_its_last_words() -> None
     assert not driver.await_point("t.py::a", "calls", data)
     assert driver.broken == ("the control process at HEAD ended (exit status 0): the last line")
     assert data.unpaired == driver.broken
+
+
+def test_the_control_redoes_a_suspect_reading_and_sends_every_reading_it_keeps() -> None:
+    # the first call saw a full collection it did not follow: its reading is taken again
+    # on the next block's call, after one, and replaces it
+    mine, theirs = Channel.pair()
+    candidate = Channel(theirs)
+    probe = FakeProbe(iter([100, 300]), [True, False])
+    served = ServedSampler(FakeClock().as_clock(), probe, mine, "t.py::a", None,
+                           collect_all_first=False)  # fmt: skip
+    for command in (["block", 1], ["block", 1], ["end"]):
+        candidate.send(*command)
+    served.run(lambda: None, rounds=1, warmup=0, max_time=0.0)
+    assert candidate.receive(1) == ["ready", "t.py::a", "calls"]
+    assert candidate.receive(1)[3] == [100.0]
+    assert candidate.receive(1)[3] == [300.0]
+    assert probe.collected_all == [False, True]
+
+
+def test_the_control_collects_every_generation_first_when_the_candidate_does() -> None:
+    mine, theirs = Channel.pair()
+    probe = FakeProbe(iter([100]))
+    served = ServedSampler(FakeClock().as_clock(), probe, mine, "t.py::a", None,
+                           collect_all_first=True)  # fmt: skip
+    candidate = Channel(theirs)
+    candidate.send("block", 1)
+    candidate.send("end")
+    served.run(lambda: None, rounds=1, warmup=0, max_time=0.0)
+    assert probe.collected_all == [True]
+
+
+def test_the_candidate_keeps_the_readings_of_the_control_s_last_block() -> None:
+    driver, control = pairing()
+    sampler = PairedSampler(FakeClock().as_clock(), None, driver, "t.py::a", {},
+                            throughput=False)  # fmt: skip
+    control.send("block", [0.001], [0.001], [100.0])
+    control.send("block", [0.002], [0.002], [40.0, 300.0])
+    assert sampler._control_block(1) == 0.001
+    assert sampler._control_block(1) == 0.002
+    assert sampler.data.control_memory == [40.0, 300.0]
+
+
+def test_the_control_is_told_its_run_is_over_once_its_last_test_is_done() -> None:
+    # so that it ends while the candidate's run goes on
+    driver, control = pairing()
+    for nodeid in ("t.py::a", "t.py::b"):
+        assert driver.start_test(nodeid, collect_all_first=False) is None
+        assert control.receive(1) == ["run", nodeid, None, False]
+        control.send("done", nodeid, "passed", "")
+        driver.finish_test(nodeid, PairingData())
+        if nodeid == "t.py::a":
+            with pytest.raises(ChannelTimeout):  # told nothing yet
+                control.receive(0.05)
+    assert control.receive(1) == ["finish"]
+    assert driver.start_test("t.py::new", collect_all_first=False) == (
+        "it has no counterpart at HEAD"
+    )

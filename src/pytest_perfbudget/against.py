@@ -103,7 +103,6 @@ class PairedSampler(Sampler):
         throughput: bool,
     ) -> None:
         super().__init__(clock, memory_probe)
-        self.collect_all_first, self.redo_readings = True, False  # as the control reads
         self.pairing = pairing
         self._nodeid = nodeid
         self._thresholds = thresholds
@@ -116,7 +115,9 @@ class PairedSampler(Sampler):
 
     def start(self) -> None:
         """Have the control run its counterpart of the test."""
-        self.data.unpaired = self.pairing.start_test(self._nodeid)
+        self.data.unpaired = self.pairing.start_test(
+            self._nodeid, collect_all_first=self.collect_all_first
+        )
         self._started = self.data.unpaired is None
 
     def _pairs_point(self, kind: str) -> bool:
@@ -229,7 +230,7 @@ class PairedSampler(Sampler):
             return None
         wall: list[float] = reply[1]
         self.data.control_wall.extend(wall)
-        self.data.control_memory.extend(reply[3])
+        self.data.control_memory[:] = reply[3]
         return median(wall)
 
     def _leave_point(self) -> None:

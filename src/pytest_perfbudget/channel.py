@@ -18,7 +18,7 @@ __all__ = ["FD_VARIABLE", "PROTOCOL", "Channel", "ChannelClosed", "ChannelTimeou
 #: The environment variable that gives the control process its end of the socket.
 FD_VARIABLE = "PYTEST_PERFBUDGET_CONTROL_FD"
 #: The version of the messages: the two sides' plugins must agree on it.
-PROTOCOL = 1
+PROTOCOL = 2
 _HEADER = struct.Struct("!I")
 
 

@@ -31,6 +31,8 @@ __all__ = ["ControlSession"]
 T = TypeVar("T")
 skipped_key = pytest.StashKey[bool]()
 cpu_key = pytest.StashKey["int | None"]()
+#: Whether the test's first memory reading follows a full collection, as at the candidate.
+collect_all_first_key = pytest.StashKey[bool]()
 #: The node id the candidate knows the test by (the rootdirs may differ).
 candidate_key = pytest.StashKey[str]()
 
@@ -46,9 +48,11 @@ class ServedSampler(Sampler):
         channel: Channel,
         nodeid: str,
         cpu: int | None,
+        *,
+        collect_all_first: bool,
     ) -> None:
         super().__init__(clock, probe)
-        self.collect_all_first, self.redo_readings = True, False  # as the candidate reads
+        self.collect_all_first = collect_all_first  # as the candidate reads
         self._channel = channel
         self._nodeid = nodeid
         self._cpu = cpu
@@ -64,9 +68,9 @@ class ServedSampler(Sampler):
                         results[:] = [call() for _ in range(command[1])][-1:]
                         self._channel.send("warmed")
                     elif command[0] == "block":
-                        start, probed = self.recorded, self.probed
+                        start = self.recorded
                         results[:] = [self.measure_block(call, command[1])]
-                        self.send_block(start, probed)
+                        self.send_block(start)
                     else:  # "end": the candidate is done with this point
                         break
                 except BaseException as error:
@@ -75,11 +79,11 @@ class ServedSampler(Sampler):
                     raise
         return results[-1] if results else call()
 
-    def send_block(self, start: int, probed: int) -> None:
-        """Send the samples of the calls measured since ``start`` (and the memory readings
-        since ``probed``)."""
+    def send_block(self, start: int) -> None:
+        """Send the samples of the calls measured since ``start``, and every memory reading
+        kept so far (one taken again after a full collection replaces one before)."""
         self._channel.send(
-            "block", self.wall_since(start), self.cpu_since(start), self.memory_since(probed)
+            "block", self.wall_since(start), self.cpu_since(start), self.memory_readings()
         )
 
     def sample(self) -> AbstractContextManager[None]:
@@ -101,7 +105,7 @@ class _ServedBlock:
     def __init__(self, sampler: ServedSampler, channel: Channel, cpu: int | None) -> None:
         self._sampler = sampler
         self._channel = channel
-        self._start, self._probed = sampler.recorded, sampler.probed
+        self._start = sampler.recorded
         self._inner = Sampler.sample(sampler)
         self._pin = pinned(cpu)
 
@@ -117,7 +121,7 @@ class _ServedBlock:
         if error is not None:
             self._channel.send("raised", _describe(error))
             return
-        self._sampler.send_block(self._start, self._probed)
+        self._sampler.send_block(self._start)
         self._channel.receive()  # "end": leave the point
 
 
@@ -179,6 +183,7 @@ class ControlSession:
                     break
                 item.stash[skipped_key] = command[0] == "skip"
                 item.stash[cpu_key] = command[2] if command[0] == "run" else None
+                item.stash[collect_all_first_key] = command[0] == "run" and command[3]
                 nextitem = items[index + 1] if index + 1 < len(items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
                 outcome, text = self._outcomes.pop(item.nodeid, ("passed", ""))
@@ -212,6 +217,7 @@ class ControlSession:
             self._channel,
             item.stash[candidate_key],
             item.stash.get(cpu_key, None),
+            collect_all_first=item.stash.get(collect_all_first_key, False),
         )
 
     @pytest.hookimpl(wrapper=True)

@@ -196,12 +196,8 @@ class Sampler:
         self.stopped: Stopped | None = None
         #: Whether the test's first memory reading follows a full garbage collection: for
         #: a test that limits memory and may get no second reading to redo a suspect one
-        #: (:meth:`_note_reading`), and in paired runs, on both sides.
+        #: (:meth:`_note_reading`).
         self.collect_all_first = False
-        #: Whether a suspect reading is redone (:meth:`_note_reading`). Not in paired runs:
-        #: the control sends each block's new readings, so both sides read alike only if
-        #: neither replaces one.
-        self.redo_readings = True
         #: Whether the last memory reading followed a full garbage collection.
         self._started_full = False
         #: The index of a reading to redo after a full collection, or None.
@@ -259,12 +255,7 @@ class Sampler:
         if self._suspect is not None:
             self._memory[self._suspect] = self._memory.pop()
             self._suspect = None
-        elif (
-            self.redo_readings
-            and probe is not None
-            and probe.saw_full_collection
-            and not self._started_full
-        ):
+        elif probe is not None and probe.saw_full_collection and not self._started_full:
             self._suspect = len(self._memory) - 1
         self._probing = len(self._memory) < MEMORY_ROUNDS or self._suspect is not None
 
@@ -383,14 +374,9 @@ class Sampler:
         """The CPU times (seconds) of the calls measured since ``start`` calls were."""
         return [ns / 1e9 for ns in self._cpu_ns[start:]]
 
-    @property
-    def probed(self) -> int:
-        """How many memory readings are kept so far (a redone one replaces another)."""
-        return len(self._memory)
-
-    def memory_since(self, start: int) -> list[float]:
-        """The memory readings (bytes) taken since ``start`` readings were."""
-        return [float(size) for size in self._memory[start:]]
+    def memory_readings(self) -> list[float]:
+        """The memory readings (bytes) kept so far: a redone one replaced another."""
+        return [float(size) for size in self._memory]
 
     def measurement(self, ops: float) -> Measurement | None:
         """Everything sampled so far, or None when nothing was."""

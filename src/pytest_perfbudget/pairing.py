@@ -3,12 +3,14 @@ the control's tests to run or skip, when it stands at a measuring point, its blo
 what becomes of it when it crashes, hangs or the run is interrupted.
 
 Messages (lists of builtins, :mod:`.channel`). Candidate to control: ``run`` a test (with
-the CPU to pin to) or ``skip`` it, in order; at a measuring point ``warmup`` N calls,
+the CPU to pin to, and whether its first memory reading follows a full collection) or
+``skip`` it, in order; at a measuring point ``warmup`` N calls,
 measure a ``block`` of N calls, or ``end`` (leave the point); ``finish``. Control to
 candidate: ``ready`` at a measuring point (with its kind: ``calls`` for a repeated call,
 ``once`` for a ``perf.measure()`` block), ``warmed``, ``block`` (its wall and CPU times,
-memory readings), ``raised`` (its test raised there, and what), ``done`` after each test
-(with its outcome).
+every memory reading kept so far), ``raised`` (its test raised there, and what), ``done``
+after each test (with its outcome). The candidate sends ``finish`` once the control's last
+test is done, so that it ends while the candidate's run goes on.
 """
 
 from __future__ import annotations
@@ -177,19 +179,21 @@ class Pairing:
         """The control's tests, in the order it runs them: the candidate's order."""
         self._order = list(order)
 
-    def start_test(self, nodeid: str) -> str | None:
-        """Have the control run ``nodeid`` paired; None when it does, else why not."""
-        if self.broken is not None:
-            return self.broken
+    def start_test(self, nodeid: str, *, collect_all_first: bool) -> str | None:
+        """Have the control run ``nodeid`` paired, its first memory reading after a full
+        collection or not (``Sampler.collect_all_first``); None when it does, else why
+        not."""
         if nodeid in self._order[: self._next]:
             return "its counterpart ran already (a test run again is not paired)"
         if nodeid not in self._order:
             return f"it has no counterpart at {self.against.name}"
+        if self.broken is not None:
+            return self.broken
         try:
             while self._order[self._next] != nodeid:
                 self._channel.send("skip", self._order[self._next])
                 self._next += 1
-            self._channel.send("run", nodeid, self.cpu)
+            self._channel.send("run", nodeid, self.cpu, collect_all_first)
             self._next += 1
         except ChannelClosed:
             return self.fail("closed the connection")
@@ -284,13 +288,19 @@ class Pairing:
         while (message := self._next_message(nodeid, data)) is not None:
             if message[0] == "ready":
                 self.leave_point()
+        if self._next == len(self._order):
+            self._let_end()  # its last test: it ends while the candidate's run goes on
 
-    def close(self) -> None:
-        """Let the control end, then remove what it ran in. Safe to call more than once."""
+    def _let_end(self) -> None:
+        """Tell the control that its run is over, once: it ends by itself."""
         if self.broken is None:
             with contextlib.suppress(ChannelClosed):
                 self._channel.send("finish")
             self.broken = "the run ended"
+
+    def close(self) -> None:
+        """Let the control end, then remove what it ran in. Safe to call more than once."""
+        self._let_end()
         self._process.stop()
         self._channel.close()
         if self._worktree is not None:

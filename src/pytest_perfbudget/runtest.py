@@ -106,18 +106,15 @@ class BudgetedTestHooks:
             if self._memory_probe is None:
                 self._memory_probe = default_memory_probe()
             pairing = self._session.pairing
+            sampler: Sampler
             if pairing is None or _is_async(item):
                 sampler = Sampler(CLOCK, self._memory_probe)
-                sampler.collect_all_first = budget.limits_metric("memory") and _may_read_once(
-                    item, budget
-                )
                 if self._session.settings.rounds == "certain":
                     self._stop_when_settled(item, sampler, budget)
-                item.stash[sampler_key] = sampler
             else:
                 from .against import PairedSampler
 
-                item.stash[sampler_key] = PairedSampler(
+                sampler = PairedSampler(
                     CLOCK,
                     self._memory_probe,
                     pairing,
@@ -125,6 +122,10 @@ class BudgetedTestHooks:
                     budget.regression,
                     throughput=budget.limits_metric("throughput"),
                 )
+            sampler.collect_all_first = budget.limits_metric("memory") and _may_read_once(
+                item, budget
+            )
+            item.stash[sampler_key] = sampler
 
     def _stop_when_settled(self, item: pytest.Item, sampler: Sampler, budget: Budget) -> None:
         """Make ``sampler`` stop once what it measured settles every verdict of the test:

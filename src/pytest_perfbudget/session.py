@@ -148,7 +148,8 @@ class PerfSession:
             )
         except AgainstError as error:
             raise pytest.UsageError(str(error)) from None
-        self.config.add_cleanup(self.pairing.close)  # however the run ends
+        # however the run ends, and after the report, which the control's exit overlaps
+        self.config.add_cleanup(self.pairing.close)
         for notice in notices:
             self.notice(notice)
         if cpu is None:
@@ -190,8 +191,6 @@ class PerfSession:
         traced = [result for result in self.results.values() if result.tracer]
         if traced:
             self.notice(traced_notice(traced, saving=self.saving))
-        if self.pairing is not None:
-            self.pairing.close()
         if self.saving and self.problems:
             self.problems.append("--perf-save: the history was not saved: results are missing")
         elif self.saving:
