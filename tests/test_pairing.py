@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from pytest_perfbudget.against import PairedSampler
+from pytest_perfbudget.against import MAX_BLOCK_CALLS, PairedSampler, _block_calls
 from pytest_perfbudget.channel import Channel, ChannelTimeout
 from pytest_perfbudget.control import ServedSampler
-from pytest_perfbudget.paired import Against, PairingData
+from pytest_perfbudget.paired import MIN_PAIRS, Against, PairingData
 from pytest_perfbudget.pairing import ControlProcess, Pairing
 
 from .test_measure import FakeClock, FakeProbe
@@ -141,3 +141,15 @@ def test_the_control_is_told_its_run_is_over_once_its_last_test_is_done() -> Non
     assert driver.start_test("t.py::new", collect_all_first=False) == (
         "it has no counterpart at HEAD"
     )
+
+
+def test_blocks_are_short_until_the_fewest_pairs_left_the_verdict_open() -> None:
+    # 3 ms each side while a clear verdict can still settle at the fewest pairs, then 5 ms
+    assert [_block_calls(0.001, pairs) for pairs in (1, MIN_PAIRS - 1, MIN_PAIRS, 40)] == [
+        3,
+        3,
+        5,
+        5,
+    ]
+    assert _block_calls(0.050, 1) == 1  # a slow call is a block of its own
+    assert _block_calls(1e-9, MIN_PAIRS) == MAX_BLOCK_CALLS

@@ -54,6 +54,25 @@ def test_an_installed_copy_of_a_package_of_the_repository_is_found(tmp_path: Pat
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux pins processes")
+def test_modules_behind_links_are_where_the_links_lead(tmp_path: Path) -> None:
+    repository, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    (repository / "src" / "pkg").mkdir(parents=True)
+    (repository / "src" / "pkg" / "__init__.py").touch()
+    (repository / "tool.py").touch()
+    elsewhere.mkdir()
+    (elsewhere / "linked_dir").symlink_to(repository / "src" / "pkg")
+    (elsewhere / "tool.py").symlink_to(repository / "tool.py")
+    modules = {
+        "pkg": module("pkg", elsewhere / "linked_dir" / "__init__.py"),
+        "tool": module("tool", elsewhere / "tool.py"),
+    }
+    assert modules_under(modules, repository) == {
+        "pkg": repository / "src" / "pkg" / "__init__.py",
+        "tool": repository / "tool.py",
+    }
+    assert shadowed_packages(modules, repository) == {}
+
+
 def test_a_cpu_that_cannot_be_pinned_to_is_measured_unpinned() -> None:
     before = os.sched_getaffinity(0)
     with pinned(10_000):  # no such CPU

@@ -43,9 +43,11 @@ from .worktree import (
 __all__ = ["AgainstError", "PairedSampler", "resolve_against", "start_pairing", "test_key"]
 
 T = TypeVar("T")
-#: The measured time of one block, each side: on one CPU, identical code read 0.96-1.01
-#: in 5 ms blocks and 0.98-1.02 in 20 ms ones (docs/explanation/paired.md), and a test
-#: takes at least 6 pairs of them.
+#: The measured time of one block, each side, in a test's first pairs: the fewest that can
+#: settle a clear verdict (:data:`~pytest_perfbudget.paired.MIN_PAIRS`).
+FIRST_BLOCK_SECONDS = 0.003
+#: ... and in the pairs after them, which only a close verdict needs: a longer block reads
+#: it more closely for the time it takes (docs/explanation/paired.md).
 BLOCK_SECONDS = 0.005
 #: At most this many calls in a block, however fast the call.
 MAX_BLOCK_CALLS = 10_000
@@ -146,21 +148,21 @@ class PairedSampler(Sampler):
             return self._alone(call, rounds, max_time, measured=0)
         wanted = None if rounds == "auto" else rounds
         started = self._clock.wall_ns()
-        measured, calls, result = 0, 1, _NOTHING
+        measured, result, call_seconds = 0, _NOTHING, 0.0
         stopped: Stopped = "rounds"  # unless the time or a settled verdict stops it first
         while self.data.pairs < MAX_PAIRS:
+            first_pair = not call_seconds
+            calls = 1 if first_pair else _block_calls(call_seconds, self.data.pairs)
             if wanted is not None:
                 calls = min(calls, wanted - measured)
-            first_pair = not self.data.pairs
             mine, theirs, result = self._one_pair(
                 call, calls, control_first=self.data.pairs % 2 == 1
             )
             measured += calls
             if theirs is None:
                 return self._alone(call, rounds, max_time, measured=measured, last=result)
-            if first_pair:  # calibrated on the first pair, of one call each
-                slowest = max(mine, theirs, 1e-9)
-                calls = max(1, min(MAX_BLOCK_CALLS, round(BLOCK_SECONDS / slowest)))
+            if first_pair:  # the blocks are sized on the first pair, of one call each
+                call_seconds = max(mine, theirs, 1e-9)
             if wanted is not None:
                 if measured >= wanted:
                     break
@@ -250,6 +252,13 @@ class PairedSampler(Sampler):
         if self._started:
             self.pairing.finish_test(self._nodeid, self.data)
         return self.data
+
+
+def _block_calls(call_seconds: float, pairs: int) -> int:
+    """How many calls of ``call_seconds`` each side's next block takes, after ``pairs``
+    pairs."""
+    seconds = FIRST_BLOCK_SECONDS if pairs < MIN_PAIRS else BLOCK_SECONDS
+    return max(1, min(MAX_BLOCK_CALLS, round(seconds / call_seconds)))
 
 
 class _PairedBlock:

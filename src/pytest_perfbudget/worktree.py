@@ -10,7 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -163,8 +163,28 @@ def _installed_places() -> list[Path]:
     return [Path(place).resolve() for place in places]
 
 
-def _is_under(path: Path, directory: Path) -> bool:
-    return path == directory or directory in path.parents
+def _is_under(path: Path | str, directory: Path) -> bool:
+    """Whether ``path`` is ``directory`` or in it (as text: a process's thousands of
+    modules are checked)."""
+    text, top = str(path), str(directory)
+    return text == top or text.startswith(os.path.join(top, ""))
+
+
+def _module_files(modules: Mapping[str, ModuleType]) -> Iterator[tuple[str, str]]:
+    """Each module that has a file, by name, and its file with links resolved: each
+    directory once, as a large process imports thousands of modules from a few hundred."""
+    directories: dict[str, str] = {}
+    for name, module in list(modules.items()):
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str):
+            continue
+        if os.path.islink(file):
+            yield name, os.path.realpath(file)
+            continue
+        directory, base = os.path.split(os.path.abspath(file))
+        if directory not in directories:
+            directories[directory] = os.path.realpath(directory)
+        yield name, os.path.join(directories[directory], base)
 
 
 def modules_under(modules: Mapping[str, ModuleType], toplevel: Path) -> dict[str, Path]:
@@ -172,33 +192,36 @@ def modules_under(modules: Mapping[str, ModuleType], toplevel: Path) -> dict[str
     environment installed there), by name."""
     installed = _installed_places()
     found: dict[str, Path] = {}
-    for name, module in list(modules.items()):
+    for name, path in _module_files(modules):
         if name in ("__main__", "__mp_main__"):  # the script that started the process
             continue
-        file = getattr(module, "__file__", None)
-        if not isinstance(file, str):
-            continue
-        path = Path(file).resolve()
         if _is_under(path, toplevel) and not any(_is_under(path, place) for place in installed):
-            found[name] = path
+            found[name] = Path(path)
     return found
 
 
 def shadowed_packages(modules: Mapping[str, ModuleType], toplevel: Path) -> dict[str, Path]:
     """The top-level packages imported from outside the repository at ``toplevel`` that
     the repository has a copy of (in ``src/`` or at the top): a non-editable install."""
-    found: dict[str, Path] = {}
-    for name, module in list(modules.items()):
-        file = getattr(module, "__file__", None)
-        if "." in name or not isinstance(file, str):
-            continue
-        path = Path(file).resolve()
-        if _is_under(path, toplevel):
-            continue
-        for root in (toplevel / "src", toplevel):
-            if (root / name / "__init__.py").is_file() or (root / f"{name}.py").is_file():
-                found[name] = path
-    return found
+    copies = _top_level_modules(toplevel / "src") | _top_level_modules(toplevel)
+    return {
+        name: Path(path)
+        for name, path in _module_files(modules)
+        if name in copies and not _is_under(path, toplevel)
+    }
+
+
+def _top_level_modules(directory: Path) -> set[str]:
+    """The names of the modules and packages at the top of ``directory``."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return set()
+    return {
+        entry.removesuffix(".py")
+        for entry in entries
+        if entry.endswith(".py") or (directory / entry / "__init__.py").is_file()
+    }
 
 
 def import_roots(modules: Mapping[str, Path]) -> list[Path]:
