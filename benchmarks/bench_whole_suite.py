@@ -10,7 +10,10 @@ the order rotated each trial; the ratio of their wall times is printed per trial
 the median (target: at most 3). The budgeted runs
 also say how their tests stopped, how much of the session the measured calls took
 (rounds x mean, from the JSON report), and which tests took longest (pytest's
-``--durations``), with the rounds each took.
+``--durations``), with the rounds each took; and the floor: the time the calls would take
+if each test stopped at the fewest calls that can show its limit kept at the plugin's
+confidence without assuming a distribution (90 under ``p95``, 7 under ``p50``), or at
+``max_time``, added to the unbudgeted session (no rule of that confidence can cost less).
 
     python benchmarks/bench_whole_suite.py SUITE [--trials 3] [--full] [--percentile p95]
         [-- PYTEST_ARGS]
@@ -33,8 +36,11 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from pytest_perfbudget.budget import Defaults, build_budget
 from pytest_perfbudget.metrics import PERCENTILES
+from pytest_perfbudget.stopping import fewest_to_settle
 
 BUDGET = """
 
@@ -81,6 +87,13 @@ def slowest(output: str, report: Path, count: int) -> list[str]:
     return lines
 
 
+def floor_seconds(tests: list[dict[str, Any]], fewest: int, max_time: float) -> float:
+    """The time the measured calls would take beyond the one an unbudgeted session makes,
+    had each test stopped at ``fewest`` calls or ``max_time``."""
+    means = [float(test["metrics"]["mean"]) for test in tests]
+    return sum(min(fewest * mean, max_time) - mean for mean in means)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite", type=Path)
@@ -109,6 +122,10 @@ def main() -> None:
                 "--perf-rounds=full",
             ]
         ratios: dict[str, list[float]] = {kind: [] for kind in kinds if kind != "unbudgeted"}
+        budget = build_budget({args.percentile: "1s", "memory": "256MiB"}, Defaults())
+        fewest = fewest_to_settle(budget)
+        floors: list[float] = []
+        budgeted_tests: list[dict[str, Any]] = []
         for trial in range(args.trials):
             times = {}
             names = list(kinds)
@@ -117,7 +134,7 @@ def main() -> None:
                 times[kind], output = session(directory, [*kinds[kind], *args.pytest_args])
                 print(f"trial {trial + 1}: {kind}: {times[kind]:.2f} s ({summary(output)})")
                 if kind == "budgeted":
-                    tests = json.loads(report.read_text())["tests"]
+                    tests = budgeted_tests = json.loads(report.read_text())["tests"]
                     stopped = Counter(str(test["stopped"]) for test in tests)
                     rounds = statistics.median(int(test["rounds"]) for test in tests)
                     measured = sum(
@@ -131,9 +148,17 @@ def main() -> None:
             for kind, values in ratios.items():
                 values.append(times[kind] / times["unbudgeted"])
                 print(f"trial {trial + 1}: {kind} / unbudgeted: {values[-1]:.2f}")
+            floor = floor_seconds(budgeted_tests, fewest, budget.max_time)
+            floors.append((times["unbudgeted"] + floor) / times["unbudgeted"])
+            print(
+                f"trial {trial + 1}: floor: {fewest} calls a test (or max_time) take "
+                f"{floor:.2f} s more than unbudgeted: {floors[-1]:.2f} x unbudgeted"
+            )
         for kind, values in ratios.items():
             shown = ", ".join(f"{value:.2f}" for value in values)
             print(f"{kind} / unbudgeted: median {statistics.median(values):.2f} ({shown})")
+        shown = ", ".join(f"{value:.2f}" for value in floors)
+        print(f"floor / unbudgeted: median {statistics.median(floors):.2f} ({shown})")
 
 
 if __name__ == "__main__":
