@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
 from pytest_perfbudget.against import MAX_BLOCK_CALLS, PairedSampler, _block_calls
 from pytest_perfbudget.channel import Channel, ChannelTimeout
-from pytest_perfbudget.control import ServedSampler
+from pytest_perfbudget.control import ControlSession, ServedSampler
 from pytest_perfbudget.paired import MIN_PAIRS, Against, PairingData
 from pytest_perfbudget.pairing import ControlProcess, Pairing
 
@@ -153,3 +154,15 @@ def test_blocks_are_short_until_the_fewest_pairs_left_the_verdict_open() -> None
     ]
     assert _block_calls(0.050, 1) == 1  # a slow call is a block of its own
     assert _block_calls(1e-9, MIN_PAIRS) == MAX_BLOCK_CALLS
+
+
+def test_the_control_ends_without_walking_its_objects_at_shutdown() -> None:
+    # the candidate waits for it to end; the shutdown's collections walked every object
+    mine, _ = Channel.pair()
+    assert gc.get_freeze_count() == 0
+    try:
+        ControlSession(mine).pytest_unconfigure()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        mine.close()
