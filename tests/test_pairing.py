@@ -39,7 +39,7 @@ def pairing() -> tuple[Pairing, Channel]:
     mine, theirs = Channel.pair()
     against = Against("HEAD", "abc", "python", None)
     found = Pairing(against, StandIn(), mine, None, None)
-    found.follow(["t.py::a", "t.py::b"])
+    found.follow(["t.py::a", "t.py::b"], last="t.py::b")
     return found, Channel(theirs)
 
 
@@ -88,20 +88,19 @@ def test_a_control_that_is_gone_breaks_the_pairing_with_its_last_words() -> None
 
 
 def test_the_control_redoes_a_suspect_reading_and_sends_every_reading_it_keeps() -> None:
-    # the first call saw a full collection it did not follow: its reading is taken again
+    # the second call saw a full collection it did not follow: its reading is taken again
     # on the next block's call, after one, and replaces it
     mine, theirs = Channel.pair()
     candidate = Channel(theirs)
-    probe = FakeProbe(iter([100, 300]), [True, False])
+    probe = FakeProbe(iter([100, 200, 300]), [False, True, False])
     served = ServedSampler(FakeClock().as_clock(), probe, mine, "t.py::a", None,
                            collect_all_first=False)  # fmt: skip
-    for command in (["block", 1], ["block", 1], ["end"]):
+    for command in (["block", 1], ["block", 1], ["block", 1], ["end"]):
         candidate.send(*command)
     served.run(lambda: None, rounds=1, warmup=0, max_time=0.0)
     assert candidate.receive(1) == ["ready", "t.py::a", "calls"]
-    assert candidate.receive(1)[3] == [100.0]
-    assert candidate.receive(1)[3] == [300.0]
-    assert probe.collected_all == [False, True]
+    assert [candidate.receive(1)[3] for _ in range(3)] == [[100.0], [100.0, 200.0], [100.0, 300.0]]
+    assert probe.collected_all == [False, False, True]
 
 
 def test_the_control_collects_every_generation_first_when_the_candidate_does() -> None:
@@ -127,8 +126,8 @@ def test_the_candidate_keeps_the_readings_of_the_control_s_last_block() -> None:
     assert sampler.data.control_memory == [40.0, 300.0]
 
 
-def test_the_control_is_told_its_run_is_over_once_its_last_test_is_done() -> None:
-    # so that it ends while the candidate's run goes on
+def test_the_control_is_told_its_run_is_over_once_the_last_budgeted_test_is_done() -> None:
+    # so that it ends while the candidate's run ends
     driver, control = pairing()
     for nodeid in ("t.py::a", "t.py::b"):
         assert driver.start_test(nodeid, collect_all_first=False) is None
@@ -166,3 +165,34 @@ def test_the_control_ends_without_walking_its_objects_at_shutdown() -> None:
     finally:
         gc.unfreeze()
         mine.close()
+
+
+def test_a_control_gone_before_it_collected_is_named_for_every_test() -> None:
+    mine, theirs = Channel.pair()
+    driver = Pairing(Against("HEAD", "abc", "python", None), StandIn(), mine, None, None)
+    Channel(theirs).close()
+    driver.fail("ended before it had collected its tests")
+    assert driver.broken is not None
+    assert driver.start_test("t.py::a", collect_all_first=False) == driver.broken
+
+
+def test_each_measuring_point_of_a_test_sizes_its_blocks() -> None:
+    # a test calling perf(...) twice: the second call's blocks are sized on its own
+    # first pair, not left at one call
+    driver, control = pairing()
+    clock = FakeClock()
+    sampler = PairedSampler(clock.as_clock(), None, driver, "t.py::a", {}, throughput=False)
+    sampler.start()
+    for _ in range(2):
+        control.send("ready", "t.py::a", "calls")
+        for _ in range(3):
+            control.send("block", [0.001], [0.001], [])
+
+    def call() -> None:
+        clock.spend(1_000_000)
+
+    for _ in range(2):
+        sampler.run(call, rounds=7, warmup=0, max_time=1.0)
+    assert control.receive(1)[0] == "run"
+    sent = [control.receive(1) for _ in range(8)]
+    assert sent == [["block", 1], ["block", 3], ["block", 3], ["end"]] * 2

@@ -53,7 +53,6 @@ def test_an_installed_copy_of_a_package_of_the_repository_is_found(tmp_path: Pat
     assert shadowed_packages(editable, tmp_path / "repo") == {}
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux pins processes")
 def test_modules_behind_links_are_where_the_links_lead(tmp_path: Path) -> None:
     repository, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
     (repository / "src" / "pkg").mkdir(parents=True)
@@ -71,8 +70,14 @@ def test_modules_behind_links_are_where_the_links_lead(tmp_path: Path) -> None:
         "tool": repository / "tool.py",
     }
     assert shadowed_packages(modules, repository) == {}
+    # a link, then "..": the link is followed first, as the file system does
+    (repository / "src" / "sub").mkdir()
+    (repository / "src" / "sub" / "x.py").touch()
+    through = {"x": module("x", elsewhere / "linked_dir" / ".." / "sub" / "x.py")}
+    assert modules_under(through, repository) == {"x": repository / "src" / "sub" / "x.py"}
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux pins processes")
 def test_a_cpu_that_cannot_be_pinned_to_is_measured_unpinned() -> None:
     before = os.sched_getaffinity(0)
     with pinned(10_000):  # no such CPU

@@ -5,7 +5,7 @@ The control runs the same tests at a git revision (in a throwaway worktree) or w
 another interpreter. It waits at each measuring point of a test until told to measure a
 block; the candidate measures its own block, then asks for the control's, and so on, one
 process at a time, both pinned to one CPU. :mod:`.pairing` holds the conversation,
-:mod:`.control` is the other side. Just over 450 lines: the sampler that pairs and the
+:mod:`.control` is the other side. Near 500 lines: the sampler that pairs and the
 start of the control (resolving the revision, the worktree, the handshake) are one
 conversation, read in one place.
 """
@@ -439,7 +439,9 @@ def _start(
         theirs.close()
     pairing = Pairing(against, process, channel, worktree, cpu)
     try:
-        return pairing, _handshake(pairing, channel, worktree, named, repository_modules)
+        return pairing, _handshake(
+            pairing, channel, worktree, named, repository_modules, last=tests[-1]
+        )
     except BaseException:
         pairing.close()
         raise
@@ -451,9 +453,11 @@ def _handshake(
     worktree: Worktree | None,
     named: Sequence[Sequence[str]],
     repository_modules: Mapping[str, Path],
+    *,
+    last: str,
 ) -> list[str]:
     """Hand the control the tests (node id and key) and read what it collected; notices
-    for the end of the run."""
+    for the end of the run. ``last`` is the candidate's last budgeted test."""
     against = pairing.against
     base = None if worktree is None else str(worktree.path)
     try:
@@ -469,5 +473,5 @@ def _handshake(
         )
     _, _, order, origins, errors = reply
     _verify_modules(against, worktree, repository_modules, origins)
-    pairing.follow(order)
+    pairing.follow(order, last=last)
     return [f"pytest-perfbudget: at {against.name}, {error}" for error in errors]

@@ -141,9 +141,10 @@ class ControlSession:
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:
         """The run is over and the candidate waits for this process to end: leave every
-        object out of the garbage collections of the interpreter's shutdown, which would
-        walk them all (50 ms and more). Exit handlers still run and objects still free as
-        their last reference goes; only cycles stay, as they may at any shutdown."""
+        object out of the garbage collections still to come, pytest's cleanup's and the
+        interpreter's shutdown's, which would walk them all (50 ms and more). Exit
+        handlers still run and objects still free as their last reference goes; only
+        cycles stay, as they may at any shutdown."""
         gc.freeze()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

@@ -4,13 +4,14 @@ what becomes of it when it crashes, hangs or the run is interrupted.
 
 Messages (lists of builtins, :mod:`.channel`). Candidate to control: ``run`` a test (with
 the CPU to pin to, and whether its first memory reading follows a full collection) or
-``skip`` it, in order; at a measuring point ``warmup`` N calls,
-measure a ``block`` of N calls, or ``end`` (leave the point); ``finish``. Control to
+``skip`` it, in order; at a measuring point ``warmup`` N calls, measure a ``block`` of N
+calls, or ``end`` (leave the point); ``finish``. Control to
 candidate: ``ready`` at a measuring point (with its kind: ``calls`` for a repeated call,
 ``once`` for a ``perf.measure()`` block), ``warmed``, ``block`` (its wall and CPU times,
 every memory reading kept so far), ``raised`` (its test raised there, and what), ``done``
-after each test (with its outcome). The candidate sends ``finish`` once the control's last
-test is done, so that it ends while the candidate's run goes on.
+after each test (with its outcome). The candidate sends ``finish`` once its own last
+budgeted test is done, so that the control ends while the candidate's run ends, or at
+the end of its run when it never gets there (``-x``, a skip, an interruption).
 """
 
 from __future__ import annotations
@@ -170,25 +171,31 @@ class Pairing:
         self._worktree = worktree
         self._order: list[str] = []
         self._next = 0
+        #: The candidate's last budgeted test (:meth:`follow`).
+        self._last: str | None = None
+        #: The control was told its run is over.
+        self._finished = False
         self.cpu = cpu
         #: Why pairing stopped for the rest of the run (the control crashed or hung).
         self.broken: str | None = None
         self._timeout = control_timeout()
 
-    def follow(self, order: Sequence[str]) -> None:
-        """The control's tests, in the order it runs them: the candidate's order."""
+    def follow(self, order: Sequence[str], *, last: str) -> None:
+        """The control's tests, in the order it runs them (the candidate's order), and the
+        candidate's last budgeted test: once that is done, nothing more pairs."""
         self._order = list(order)
+        self._last = last
 
     def start_test(self, nodeid: str, *, collect_all_first: bool) -> str | None:
         """Have the control run ``nodeid`` paired, its first memory reading after a full
         collection or not (``Sampler.collect_all_first``); None when it does, else why
         not."""
+        if self.broken is not None:
+            return self.broken
         if nodeid in self._order[: self._next]:
             return "its counterpart ran already (a test run again is not paired)"
         if nodeid not in self._order:
             return f"it has no counterpart at {self.against.name}"
-        if self.broken is not None:
-            return self.broken
         try:
             while self._order[self._next] != nodeid:
                 self._channel.send("skip", self._order[self._next])
@@ -284,19 +291,21 @@ class Pairing:
     def finish_test(self, nodeid: str, data: PairingData) -> None:
         """Let the control finish ``nodeid`` (any measuring point it still reaches is not
         paired) and wait until it did, teardown included, so that nothing of it runs
-        while the next test is measured."""
+        while the next test is measured. After the candidate's last budgeted test, let
+        the control end while the candidate's run ends (only a test run again, which is
+        not paired, is measured beside its end)."""
         while (message := self._next_message(nodeid, data)) is not None:
             if message[0] == "ready":
                 self.leave_point()
-        if self._next == len(self._order):
-            self._let_end()  # its last test: it ends while the candidate's run goes on
+        if nodeid == self._last:
+            self._let_end()
 
     def _let_end(self) -> None:
         """Tell the control that its run is over, once: it ends by itself."""
-        if self.broken is None:
+        if self.broken is None and not self._finished:
             with contextlib.suppress(ChannelClosed):
                 self._channel.send("finish")
-            self.broken = "the run ended"
+            self._finished = True
 
     def close(self) -> None:
         """Let the control end, then remove what it ran in. Safe to call more than once."""

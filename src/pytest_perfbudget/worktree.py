@@ -181,7 +181,7 @@ def _module_files(modules: Mapping[str, ModuleType]) -> Iterator[tuple[str, str]
         if os.path.islink(file):
             yield name, os.path.realpath(file)
             continue
-        directory, base = os.path.split(os.path.abspath(file))
+        directory, base = os.path.split(file)
         if directory not in directories:
             directories[directory] = os.path.realpath(directory)
         yield name, os.path.join(directories[directory], base)
@@ -204,10 +204,9 @@ def shadowed_packages(modules: Mapping[str, ModuleType], toplevel: Path) -> dict
     """The top-level packages imported from outside the repository at ``toplevel`` that
     the repository has a copy of (in ``src/`` or at the top): a non-editable install."""
     copies = _top_level_modules(toplevel / "src") | _top_level_modules(toplevel)
+    named = {name: module for name, module in list(modules.items()) if name in copies}
     return {
-        name: Path(path)
-        for name, path in _module_files(modules)
-        if name in copies and not _is_under(path, toplevel)
+        name: Path(path) for name, path in _module_files(named) if not _is_under(path, toplevel)
     }
 
 
