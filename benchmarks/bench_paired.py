@@ -14,10 +14,10 @@ Twelve CPU-bound budgeted tests of 0.1-3 ms, in a git repository made for the ru
   compared (A/A), then the code 10% and 35% slower (A/B).
 
 ``--blocks`` instead redoes the table behind the paired comparison without the plugin: two
-processes run the same loop in blocks of ``--block-ms`` (5 ms, the plugin's; the issue's
-experiment used 20), timed one after the other, alternating on any CPU, or alternating
-pinned to one CPU; the spread of the ratio of identical code and of code made 10% slower,
-over 40 tests of 15 pairs.
+processes run the same loop in blocks of ``--block-ms`` (5 ms, the plugin's once a test
+has 6 pairs, which take 3 ms; the issue's experiment used 20), timed one after the
+other, alternating on any CPU, or alternating pinned to one CPU; the spread of the ratio of
+identical code and of code made 10% slower, over 40 tests of 15 pairs.
 
     python benchmarks/bench_paired.py [--compared 10] [--cost-pairs 5]
     python benchmarks/bench_paired.py --blocks [--block-ms 5]

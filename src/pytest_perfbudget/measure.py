@@ -312,7 +312,6 @@ class Sampler:
         """
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
         record = _Rounds(self, minimum, max_time).record
-        self.stopped = "rounds"  # unless the time or a settled verdict stops it first
         probe_start = 0
         for _ in range(wanted):
             probe = self._probe_for_next_call()
@@ -342,7 +341,6 @@ class Sampler:
         tasks it runs meanwhile too) is in its time."""
         wall_ns, cpu_ns = self._clock.wall_ns, self._clock.cpu_ns
         record = _Rounds(self, minimum, max_time).record
-        self.stopped = "rounds"  # unless the time or a settled verdict stops it first
         probe_start = 0
         for _ in range(wanted):
             probe = self._probe_for_next_call()
@@ -451,6 +449,8 @@ class _Rounds:
         self._deadline = None if max_time is None else wall_ns() + int(max_time * 1e9)
         self._interval = int(REFERENCE_INTERVAL * 1e9)
         self._next_reference = wall_ns() + self._interval if paced else _NEVER
+        if paced:  # a measuring loop: it ran its rounds, unless the time or a look stops it
+            sampler.stopped = "rounds"
         # the first look once the least rounds are made; only a loop with a time to stop at
         # (rounds="auto") looks, and only when the caller asks
         asking = max_time is not None and sampler.enough is not None
